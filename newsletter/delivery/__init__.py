@@ -1,0 +1,1 @@
+"""Sending: one Sender interface, several backends, and the Delivery state machine."""

@@ -1,0 +1,1 @@
+"""Paper sources: each module turns one source's format into PaperRecord objects."""

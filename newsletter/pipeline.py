@@ -1,0 +1,200 @@
+"""The edition pipeline as plain functions: plan who is due, pick their papers.
+
+Celery tasks in workers/ are thin wrappers over these; `run_due_inline` chains them
+in-process for the embedded default.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from newsletter.editions import get_or_open_edition
+from newsletter.models import (
+    Delivery,
+    DeliveryState,
+    Edition,
+    Feedback,
+    FeedbackKind,
+    Paper,
+    Subscriber,
+)
+from newsletter.ranking.profile import CandidatePaper, Profile
+from newsletter.ranking.score import EditionModel, fit_edition, rank
+from newsletter.schedule import due_subscribers
+from newsletter.subscriptions.service import preferences_of
+from newsletter.timeutil import utcnow
+
+CHUNK_SIZE = 100
+HISTORY = timedelta(days=90)
+
+
+def chunked(ids: Sequence[int], size: int = CHUNK_SIZE) -> list[list[int]]:
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+def plan_due(session: Session, now: datetime | None = None) -> list[int]:
+    """Create Delivery rows for everyone due at `now`; return the ids of the new rows.
+
+    Insert-or-ignore on (edition, subscriber): planning twice, or two planners at once,
+    never makes a second delivery.
+    """
+    now = now or utcnow()
+    due = due_subscribers(session, now)
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for item in due:
+        by_key[item.edition_key].append(item.subscriber_id)
+    created: list[int] = []
+    for key, subscriber_ids in sorted(by_key.items()):
+        edition = get_or_open_edition(session, key, now)
+        rows = [
+            {
+                "edition_id": edition.id,
+                "subscriber_id": sid,
+                "state": DeliveryState.PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for sid in subscriber_ids
+        ]
+        created.extend(_insert_ignore(session, rows))
+    return sorted(created)
+
+
+def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    ids: list[int] = []
+    for start in range(0, len(rows), 500):
+        statement = (
+            insert(Delivery)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["edition_id", "subscriber_id"])
+            .returning(Delivery.id)
+        )
+        ids.extend(session.scalars(statement))
+    return ids
+
+
+# Per-process cache of fitted edition models: fitting is the expensive part, done once
+# per edition per worker process rather than once per chunk or per reader.
+_models: dict[tuple[int, int], EditionModel] = {}
+
+
+def edition_model(session: Session, edition: Edition) -> EditionModel:
+    cache_key = (edition.id, len(edition.candidate_ids))
+    model = _models.get(cache_key)
+    if model is None:
+        papers = session.scalars(
+            select(Paper).where(Paper.arxiv_id.in_(edition.candidate_ids))
+        ).all()
+        order = {a: i for i, a in enumerate(edition.candidate_ids)}
+        model = fit_edition(
+            sorted((candidate_of(p) for p in papers), key=lambda c: order[c.arxiv_id])
+        )
+        _models.clear()  # keep one edition's model; editions are processed one after another
+        _models[cache_key] = model
+    return model
+
+
+def candidate_of(paper: Paper) -> CandidatePaper:
+    return CandidatePaper(
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        abstract=paper.abstract,
+        categories=list(paper.categories or []),
+        upvotes=paper.upvotes or 0,
+        published_at=paper.published_at,
+    )
+
+
+def profiles_for(
+    session: Session, subscribers: Sequence[Subscriber], now: datetime
+) -> list[Profile]:
+    """Build ranking profiles (interests, feedback, papers already sent) for a chunk at once."""
+    ids = [s.id for s in subscribers]
+    feedback: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for sid, arxiv_id, kind in session.execute(
+        select(Feedback.subscriber_id, Feedback.arxiv_id, Feedback.kind).where(
+            Feedback.subscriber_id.in_(ids)
+        )
+    ):
+        feedback[sid][kind].append(arxiv_id)
+    sent: dict[int, list[str]] = defaultdict(list)
+    for sid, papers in session.execute(
+        select(Delivery.subscriber_id, Delivery.papers).where(
+            Delivery.subscriber_id.in_(ids),
+            Delivery.state.in_(
+                [DeliveryState.SENT, DeliveryState.SENDING, DeliveryState.UNCERTAIN]
+            ),
+            Delivery.created_at >= now - HISTORY,
+        )
+    ):
+        sent[sid].extend(p["arxiv_id"] for p in papers or [])
+    profiles = []
+    for subscriber in subscribers:
+        prefs = preferences_of(subscriber)
+        fb = feedback[subscriber.id]
+        profiles.append(
+            Profile(
+                keywords=list(prefs.keywords),
+                negative_keywords=list(prefs.negative_keywords),
+                categories=list(prefs.categories),
+                description=prefs.description,
+                seed_papers=list(prefs.seed_papers),
+                liked=fb[FeedbackKind.LIKED],
+                clicked=fb[FeedbackKind.CLICKED],
+                hidden=fb[FeedbackKind.HIDDEN],
+                already_sent=sent[subscriber.id],
+            )
+        )
+    return profiles
+
+
+def pick_papers(
+    session: Session, delivery_ids: Iterable[int], now: datetime | None = None
+) -> list[int]:
+    """Rank and record the papers of each pending delivery in the chunk.
+
+    Returns the ids ready to send. A delivery with nothing left to offer is skipped
+    rather than sent empty. Running this twice leaves already-picked rows alone.
+    """
+    now = now or utcnow()
+    rows = session.execute(
+        select(Delivery, Subscriber)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.id.in_(list(delivery_ids)), Delivery.state == DeliveryState.PENDING)
+        .order_by(Delivery.edition_id, Delivery.id)
+    ).all()
+    ready: list[int] = []
+    by_edition: dict[int, list[tuple[Delivery, Subscriber]]] = defaultdict(list)
+    for delivery, subscriber in rows:
+        if delivery.papers is not None:
+            ready.append(delivery.id)
+        else:
+            by_edition[delivery.edition_id].append((delivery, subscriber))
+    for edition_id, pairs in by_edition.items():
+        edition = session.get_one(Edition, edition_id)
+        model = edition_model(session, edition)
+        subscribers = [s for _, s in pairs]
+        k = max(s.max_papers for s in subscribers)
+        all_picks = rank(model, profiles_for(session, subscribers, now), k)
+        for (delivery, subscriber), picks in zip(pairs, all_picks, strict=True):
+            chosen = [p.as_dict() for p in picks[: subscriber.max_papers]]
+            delivery.papers = chosen
+            if not chosen:
+                delivery.state = DeliveryState.SKIPPED
+                delivery.last_error = "no new papers matched this reader's interests"
+            else:
+                ready.append(delivery.id)
+    session.flush()
+    return sorted(ready)

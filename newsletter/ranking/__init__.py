@@ -1,0 +1,1 @@
+"""Per-subscriber ranking of an edition's candidate papers."""

@@ -1,0 +1,1 @@
+"""Turn ranked picks into emails: Jinja templates, inlined CSS, MIME."""

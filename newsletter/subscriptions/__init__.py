@@ -1,0 +1,1 @@
+"""Subscribers: signup, validation, preferences, unsubscribe, suppression."""

@@ -1,0 +1,120 @@
+"""Real services for tests: PostgreSQL databases, Redis databases, Celery worker processes.
+
+When a service is missing, a test skips on a developer machine but FAILS in CI
+(CI=true), so a broken CI machine can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_BASE_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def service_missing(what: str, error: BaseException) -> None:
+    message = f"{what} is not available: {error}"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"{message} (CI=true: tests needing it must not skip)", pytrace=False)
+    pytest.skip(message)
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """Create a uniquely named PostgreSQL database, yield its URL, drop it afterwards."""
+    name = f"newsletter_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        service_missing("PostgreSQL", exc)
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def free_redis_db() -> str:
+    """Return the URL of a Redis logical database, emptied, for this test run."""
+    # A database index per run keeps runs (and the machine's other users of db 0) apart.
+    index = 1 + (os.getpid() % 14)
+    url = f"{REDIS_BASE_URL}/{index}"
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.flushdb()
+        client.close()
+    except redis.RedisError as exc:
+        service_missing("Redis", exc)
+    return url
+
+
+class WorkerProcess:
+    """A real `celery worker` subprocess consuming the named queues."""
+
+    def __init__(self, env: dict[str, str], queues: str, concurrency: int, log: Path) -> None:
+        self.log = log
+        self.env = env
+        self.queues = queues
+        self.concurrency = concurrency
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        name = f"w{uuid.uuid4().hex[:6]}@%h"
+        self._log_file = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "workers.app", "worker",
+                "-Q", self.queues, "-c", str(self.concurrency), "-n", name,
+                "--pool", "prefork", "--without-gossip", "--without-mingle",
+                "--loglevel", "INFO",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log.read_text()[-3000:]}")
+            if b" ready." in self.log.read_bytes():
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"worker did not become ready:\n{self.log.read_text()[-3000:]}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Kill the whole worker process group (parent and pool children)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log_file.close()
