@@ -10,7 +10,7 @@ import pytest
 
 from newsletter import db as dbmod
 from newsletter.config import get_settings
-from tests.services import WorkerProcess, free_redis_db, postgres_database
+from tests.services import WorkerProcess, free_redis_db, postgres_database, release_redis_db
 
 BASE_ENV = {
     "NEWSLETTER_SECRET_KEY": "test-secret-key",
@@ -101,11 +101,7 @@ def redis_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("REDIS_URL", url)
     _reset_process_state()
     yield url
-    import redis
-
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
+    release_redis_db(url)
 
 
 @pytest.fixture

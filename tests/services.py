@@ -55,18 +55,39 @@ def postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
+_OWNER_KEY = "__newsletter_test_owner__"
+
+
 def free_redis_db() -> str:
-    """Return the URL of a Redis logical database, emptied, for this test run."""
-    # A database index per run keeps runs (and the machine's other users of db 0) apart.
-    index = 1 + (os.getpid() % 14)
-    url = f"{REDIS_BASE_URL}/{index}"
+    """Claim an unused Redis logical database (1-15) for this test, emptied.
+
+    Parallel test runs (or helpers) each hold a different index; the claim key expires
+    on its own if a run dies without releasing it.
+    """
+    owner = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2)
-        client.flushdb()
-        client.close()
+        for index in range(1, 16):
+            url = f"{REDIS_BASE_URL}/{index}"
+            client = redis.Redis.from_url(url, socket_connect_timeout=2)
+            try:
+                if client.set(_OWNER_KEY, owner, nx=True, ex=1800):
+                    client.flushdb()
+                    client.set(_OWNER_KEY, owner, ex=1800)
+                    return url
+            finally:
+                client.close()
     except redis.RedisError as exc:
         service_missing("Redis", exc)
-    return url
+    service_missing("Redis", RuntimeError("all logical databases 1-15 are in use"))
+    raise AssertionError("unreachable")
+
+
+def release_redis_db(url: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
 
 
 class WorkerProcess:

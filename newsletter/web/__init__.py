@@ -1,0 +1,1 @@
+"""The FastAPI app: public pages, SES/SNS webhook, /admin, /metrics, /healthz."""
