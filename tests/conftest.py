@@ -25,7 +25,6 @@ def _reset_process_state() -> None:
     dbmod.reset_engines()
     from newsletter import jobs, pipeline
     from newsletter.render.environment import email_environment
-
     from workers.app import app, reconfigure
 
     reconfigure(app)
