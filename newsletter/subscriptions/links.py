@@ -34,3 +34,18 @@ def links_for(
         ),
         view=view,
     )
+
+
+CLICK_TARGETS = ("abs", "pdf", "hf", "code", "project")
+
+
+def click_link(subscriber_id: int, generation: int, arxiv_id: str, target: str = "abs") -> str:
+    """Return the signed click-tracking URL for one of a paper's own links.
+
+    The token names the paper and which of its links, never a URL, so the redirect can
+    only lead to that paper's stored URLs (no open redirect).
+    """
+    if target not in CLICK_TARGETS:
+        raise ValueError(f"unknown click target {target!r}")
+    token = make_token("click", subscriber_id, generation, f"{arxiv_id}|{target}")
+    return f"{get_settings().base_url}/c/{token}"
