@@ -95,6 +95,11 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the schema down to `revision` ("base" drops everything)."""
+    command.downgrade(alembic_config(url), revision)
+
+
 def is_current(url: str | None = None) -> bool:
     """Tell whether the database is at the newest migration."""
     url = url or get_settings().database_url

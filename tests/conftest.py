@@ -45,7 +45,9 @@ def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'test.db'}")
     _reset_process_state()
     yield tmp_path / "outbox"
-    _reset_process_state()
+    # Settings may be deliberately invalid here; the next test's setup reconfigures.
+    get_settings.cache_clear()
+    dbmod.reset_engines()
 
 
 @pytest.fixture
