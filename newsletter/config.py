@@ -7,15 +7,18 @@ starts, not halfway through an edition.
 from __future__ import annotations
 
 import functools
+import json
 import zoneinfo
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MailBackend = Literal["ses", "smtp", "file", "console"]
+# A list read from one comma-separated variable ("cs.LG,cs.CL"), not from JSON.
+CommaList = Annotated[list[str], NoDecode]
 
 DEFAULT_DATABASE_URL = "sqlite:///newsletter.db"
 INSECURE_DEV_SECRET = "dev-insecure-secret-change-me"
@@ -56,7 +59,7 @@ class Settings(BaseSettings):
     smtp_user: str | None = Field(None, validation_alias=_env("NEWSLETTER_SMTP_USER"))
     smtp_password: str | None = Field(None, validation_alias=_env("NEWSLETTER_SMTP_PASSWORD"))
     smtp_starttls: bool = Field(False, validation_alias=_env("NEWSLETTER_SMTP_STARTTLS"))
-    arxiv_categories: list[str] = Field(
+    arxiv_categories: CommaList = Field(
         default_factory=lambda: ["cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML"],
         validation_alias=_env("NEWSLETTER_ARXIV_CATEGORIES"),
     )
@@ -68,6 +71,48 @@ class Settings(BaseSettings):
         10, validation_alias=_env("NEWSLETTER_DEFAULT_MAX_PAPERS"), ge=1, le=50
     )
     admin_password: str | None = Field(None, validation_alias=_env("NEWSLETTER_ADMIN_PASSWORD"))
+    # The SNS topic(s) SES events arrive on (comma-separated ARNs); /webhooks/ses refuses
+    # every other topic, and everything when this is unset.
+    sns_topic_arn: str | None = Field(None, validation_alias=_env("NEWSLETTER_SNS_TOPIC_ARN"))
+    # --- ingest: source endpoints (tests point these at a local server) -------------
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query", validation_alias=_env("NEWSLETTER_ARXIV_API_URL")
+    )
+    arxiv_rss_url: str = Field(
+        "https://rss.arxiv.org/rss", validation_alias=_env("NEWSLETTER_ARXIV_RSS_URL")
+    )
+    hf_api_url: str = Field(
+        "https://huggingface.co/api/daily_papers", validation_alias=_env("NEWSLETTER_HF_API_URL")
+    )
+    oai_url: str = Field(
+        "https://oaipmh.arxiv.org/oai", validation_alias=_env("NEWSLETTER_OAI_URL")
+    )
+    # arXiv's terms: at most one request every 3 seconds, one connection at a time.
+    arxiv_min_interval: float = Field(
+        3.0, validation_alias=_env("NEWSLETTER_ARXIV_MIN_INTERVAL"), ge=0
+    )
+    arxiv_page_size: int = Field(
+        100, validation_alias=_env("NEWSLETTER_ARXIV_PAGE_SIZE"), ge=1, le=2000
+    )
+    arxiv_max_results: int = Field(
+        500, validation_alias=_env("NEWSLETTER_ARXIV_MAX_RESULTS"), ge=1, le=30000
+    )
+    http_timeout: float = Field(30.0, validation_alias=_env("NEWSLETTER_HTTP_TIMEOUT"), gt=0)
+    http_retries: int = Field(4, validation_alias=_env("NEWSLETTER_HTTP_RETRIES"), ge=0, le=10)
+    http_backoff: float = Field(2.0, validation_alias=_env("NEWSLETTER_HTTP_BACKOFF"), ge=0)
+    user_agent: str | None = Field(None, validation_alias=_env("NEWSLETTER_USER_AGENT"))
+    # Which sources beat runs, and when (five-field cron, UTC). arXiv rebuilds its
+    # listings at midnight US Eastern; Hugging Face upvotes move all day.
+    ingest_sources: CommaList = Field(
+        default_factory=lambda: ["arxiv-rss", "hf"],
+        validation_alias=_env("NEWSLETTER_INGEST_SOURCES"),
+    )
+    schedule_arxiv_rss: str = Field(
+        "30 5 * * *", validation_alias=_env("NEWSLETTER_SCHEDULE_ARXIV_RSS")
+    )
+    schedule_arxiv: str = Field("0 6 * * *", validation_alias=_env("NEWSLETTER_SCHEDULE_ARXIV"))
+    schedule_hf: str = Field("15 */2 * * *", validation_alias=_env("NEWSLETTER_SCHEDULE_HF"))
+    schedule_oai: str = Field("0 3 * * 6", validation_alias=_env("NEWSLETTER_SCHEDULE_OAI"))
 
     @field_validator("database_url")
     @classmethod
@@ -117,12 +162,47 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA timezone {value!r}") from None
         return value
 
-    @field_validator("arxiv_categories", mode="before")
+    @field_validator("arxiv_categories", "ingest_sources", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
-        if isinstance(value, str) and not value.startswith("["):
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                try:
+                    return json.loads(value)
+                except ValueError:
+                    raise ValueError("not a JSON list; use a comma-separated list") from None
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("ingest_sources")
+    @classmethod
+    def _known_sources(cls, value: list[str]) -> list[str]:
+        known = {"sample", "arxiv", "arxiv-rss", "hf", "oai"}
+        unknown = [item for item in value if item not in known]
+        if unknown:
+            raise ValueError(f"unknown source(s) {unknown}; choose from {sorted(known)}")
+        return value
+
+    @field_validator("schedule_arxiv_rss", "schedule_arxiv", "schedule_hf", "schedule_oai")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"not a five-field cron expression: {value!r}")
+        return value
+
+    @field_validator("arxiv_api_url", "arxiv_rss_url", "hf_api_url", "oai_url")
+    @classmethod
+    def _source_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def http_user_agent(self) -> str:
+        """Say who we are, as arXiv's terms ask: a name, a URL and a contact address."""
+        if self.user_agent:
+            return self.user_agent
+        return f"paper-newsletter/0.1 (+{self.base_url}; mailto:{self.sender_address})"
 
     @property
     def embedded(self) -> bool:
