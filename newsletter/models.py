@@ -146,6 +146,9 @@ class Subscriber(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
+    # When the signup form last mailed this address (confirm/welcome); throttles repeats
+    # so the form cannot be used to flood someone's inbox.
+    last_signup_mail_at: Mapped[datetime | None]
 
     interests: Mapped[list[Interest]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", lazy="selectin"

@@ -6,8 +6,12 @@ code drives the demo and production.
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import before_task_publish
 from kombu import Queue
 
 from newsletter.config import get_settings
@@ -56,6 +60,17 @@ def make_app() -> Celery:
         },
     )
     return app
+
+
+@before_task_publish.connect
+def stamp_published_at(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """Stamp each task message with when it was queued.
+
+    Celery's message protocol carries no send time, and the operator view needs the age
+    of the oldest message per queue (newsletter.monitoring reads this header).
+    """
+    if headers is not None:
+        headers.setdefault("published_at", time.time())
 
 
 def reconfigure(app: Celery) -> None:
