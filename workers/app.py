@@ -6,6 +6,7 @@ code drives the demo and production.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -49,6 +50,8 @@ def make_app() -> Celery:
         task_always_eager=settings.embedded,
         task_eager_propagates=True,
         enable_utc=True,
+        # Where beat remembers last run times (a file; keep it out of the source tree).
+        beat_schedule_filename=os.environ.get("NEWSLETTER_BEAT_SCHEDULE", "celerybeat-schedule"),
         beat_schedule={
             "plan-due": {"task": "workers.tasks.plan_due", "schedule": 300.0},
             "expire-leases": {"task": "workers.tasks.expire_leases", "schedule": 300.0},
