@@ -213,6 +213,13 @@ def demo() -> None:
     run_demo(click.echo)
 
 
+from newsletter.ingest.commands import ingest as ingest_group  # noqa: E402
+from newsletter.ingest.commands import papers as papers_command  # noqa: E402
+
+cli.add_command(ingest_group)
+cli.add_command(papers_command)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -16,8 +16,6 @@ from newsletter.delivery import state
 from newsletter.delivery.backends import make_sender
 from newsletter.delivery.base import Sender
 from newsletter.delivery.send import Outcome, send_delivery
-from newsletter.ingest.runs import store_run
-from newsletter.ingest.sample import load_sample
 from newsletter.pipeline import chunked, pick_papers, plan_due
 
 __all__ = ["chunked", "expire", "ingest", "pick", "plan", "send"]
@@ -36,20 +34,14 @@ def sender() -> Sender:
 
 
 def ingest(source: str, **options: Any) -> dict[str, Any]:
-    """Fetch one source and store what it returned; return the run's counts."""
-    if source != "sample":
-        raise ValueError(f"unknown source {source!r}")
-    records = load_sample()
-    with session_scope() as session:
-        run = store_run(session, source, records)
-        return {
-            "source": source,
-            "fetched": run.fetched,
-            "new": run.new,
-            "updated": run.updated,
-            "skipped": run.skipped,
-            "error": run.error,
-        }
+    """Fetch one source (sample, arxiv, arxiv-rss, hf, oai) and store it; return the counts.
+
+    Options are plain values (categories, from_file, date, days, ...): see
+    `newsletter.ingest.service.run_ingest`. Every call records an IngestRun.
+    """
+    from newsletter.ingest.service import run_ingest
+
+    return run_ingest(source, **options)
 
 
 def plan(now: datetime | None = None) -> list[int]:

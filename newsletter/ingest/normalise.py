@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
+import lxml.html
+from lxml import etree
 from pylatexenc.latex2text import LatexNodes2Text
 
 # New style (2411.01234, optional version) and old style (math/0211159, hep-th/9901001v2).
@@ -19,6 +22,13 @@ _latex = LatexNodes2Text(math_mode="text", strict_latex_spaces=False)
 
 class InvalidPaper(ValueError):
     """An entry cannot be stored; the message names what is wrong."""
+
+
+class MalformedDocument(ValueError):
+    """A whole response cannot be read (not XML, not JSON, not the expected shape).
+
+    Permanent for that document: nothing from it is stored, the run records why.
+    """
 
 
 @dataclass
@@ -94,3 +104,96 @@ _KNOWN_MACROS = frozenset(
 def _keep_unknown_macro(match: re.Match[str]) -> str:
     name = match.group(1)
     return match.group(0) if name in _KNOWN_MACROS else name
+
+
+@dataclass
+class Parsed:
+    """What a parser made of one document: good records, and one problem per bad entry."""
+
+    records: list[PaperRecord] = field(default_factory=list)
+    problems: list[dict[str, str]] = field(default_factory=list)
+    # Paging: total results (arXiv API) or the next resumption token (OAI-PMH).
+    total: int | None = None
+    next_token: str | None = None
+
+    def problem(self, entry_id: str | None, error: str) -> None:
+        self.problems.append({"id": entry_id or "?", "error": error})
+
+
+# lxml parser for untrusted XML: no entity expansion, no network, no huge trees.
+SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+
+def parse_xml(data: bytes, what: str) -> etree._Element:
+    """Parse untrusted XML or raise MalformedDocument naming `what` and the parse error."""
+    if not data.strip():
+        raise MalformedDocument(f"{what}: empty document")
+    try:
+        return etree.fromstring(data, parser=SAFE_XML)
+    except etree.XMLSyntaxError as exc:
+        raise MalformedDocument(f"{what}: not well-formed XML ({exc})") from None
+
+
+def html_to_text(value: str) -> str:
+    """Reduce an HTML fragment to its text, so no source markup ever reaches an email."""
+    if "<" not in value and "&" not in value:
+        return value
+    try:
+        fragment = lxml.html.fragment_fromstring(value, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return value
+    return str(fragment.text_content())
+
+
+_WITHDRAWN = re.compile(
+    r"(\b(this|the) (paper|article|submission|manuscript|preprint) (has been|is|was) withdrawn"
+    r"|\bwithdrawn by the (author|authors|submitter|arxiv admin)"
+    r"|^\s*withdrawn\b)",
+    re.IGNORECASE,
+)
+
+
+def is_withdrawn(*texts: str | None) -> bool:
+    """Tell whether a comment or abstract announces a withdrawal (arXiv's own wording)."""
+    return any(text and _WITHDRAWN.search(text) for text in texts)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Parse ISO 8601 or RFC 2822 times to aware UTC; None for missing or unreadable."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def split_author_names(value: str) -> list[str]:
+    """Split 'A. Smith, B. Jones and C. White' (one comma-joined creator) into names."""
+    text = _WHITESPACE.sub(" ", value).strip()
+    if not text:
+        return []
+    parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", text)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def https(url: str | None) -> str | None:
+    """Prefer https for arXiv links (the API still hands out http:// URLs)."""
+    if url and url.startswith("http://arxiv.org/"):
+        return "https://" + url[len("http://") :]
+    return url
+
+
+def abs_url(arxiv_id: str, version: int | None = None) -> str:
+    return f"https://arxiv.org/abs/{arxiv_id}" + (f"v{version}" if version else "")
+
+
+def pdf_url(arxiv_id: str, version: int | None = None) -> str:
+    return f"https://arxiv.org/pdf/{arxiv_id}" + (f"v{version}" if version else "")

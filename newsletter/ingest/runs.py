@@ -9,6 +9,8 @@ from newsletter.ingest.store import upsert_papers
 from newsletter.models import IngestRun
 from newsletter.timeutil import utcnow
 
+MAX_PROBLEMS_KEPT = 200  # a wholly broken feed must not write a megabyte of JSON per run
+
 
 def store_run(
     session: Session,
@@ -18,12 +20,21 @@ def store_run(
     problems: list[dict[str, str]] | None = None,
     error: str | None = None,
 ) -> IngestRun:
-    """Upsert `records` and record the run's counts, problems and error in one transaction."""
-    run = IngestRun(source=source, fetched=len(records) + len(problems or []))
+    """Upsert `records` and record the run's counts, problems and error in one transaction.
+
+    Per-entry problems also produce a one-line error naming the first bad entry, so the
+    run list shows at a glance that something was skipped.
+    """
+    problems = problems or []
+    run = IngestRun(source=source, fetched=len(records) + len(problems))
     counts = upsert_papers(session, records)
     run.new, run.updated = counts.new, counts.updated
-    run.skipped = counts.unchanged + len(problems or [])
-    run.problems = problems or []
+    run.skipped = counts.unchanged + len(problems)
+    run.problems = problems[:MAX_PROBLEMS_KEPT]
+    if problems and error is None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        error = f"{len(problems)} entries skipped: {first['id']}: {first['error']}{more}"
     run.error = error
     run.finished_at = utcnow()
     session.add(run)
