@@ -213,11 +213,10 @@ def demo() -> None:
     run_demo(click.echo)
 
 
-from newsletter.ingest.commands import ingest as ingest_group  # noqa: E402
-from newsletter.ingest.commands import papers as papers_command  # noqa: E402
+from newsletter.ingest import commands as ingest_commands  # noqa: E402
 
-cli.add_command(ingest_group)
-cli.add_command(papers_command)
+cli.add_command(ingest_commands.ingest)
+cli.add_command(ingest_commands.papers)
 
 
 def main() -> None:
