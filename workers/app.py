@@ -15,9 +15,22 @@ from celery.schedules import crontab
 from celery.signals import before_task_publish
 from kombu import Queue
 
-from newsletter.config import get_settings
+from newsletter.config import Settings, get_settings
+from newsletter.ingest.plan import scheduled_ingests
 
 QUEUES = ("ingest", "schedule", "render", "send")
+
+
+def ingest_beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
+    """One beat entry per configured source, each on its own cron (see newsletter.ingest.plan)."""
+    return {
+        entry.name: {
+            "task": "workers.tasks.ingest_source",
+            "schedule": crontab(**entry.crontab_kwargs()),
+            "args": (entry.source, entry.options),
+        }
+        for entry in scheduled_ingests(settings)
+    }
 
 
 def make_app() -> Celery:
@@ -55,11 +68,7 @@ def make_app() -> Celery:
         beat_schedule={
             "plan-due": {"task": "workers.tasks.plan_due", "schedule": 300.0},
             "expire-leases": {"task": "workers.tasks.expire_leases", "schedule": 300.0},
-            "ingest-arxiv-rss": {
-                "task": "workers.tasks.ingest_source",
-                "schedule": crontab(minute=30, hour="1,5"),
-                "args": ("sample",),
-            },
+            **ingest_beat_entries(settings),
         },
     )
     return app
