@@ -27,12 +27,15 @@ from newsletter.models import (
 )
 from newsletter.ranking.profile import CandidatePaper, Profile
 from newsletter.ranking.score import EditionModel, fit_edition, rank
+from newsletter.ranking.weights import configured_weights
 from newsletter.schedule import due_subscribers
 from newsletter.subscriptions.service import preferences_of
 from newsletter.timeutil import utcnow
 
 CHUNK_SIZE = 100
 HISTORY = timedelta(days=90)
+# How many of the most recently sent papers may serve as "sent but not clicked" examples.
+LIBRARY_SENT = 32
 
 
 def chunked(ids: Sequence[int], size: int = CHUNK_SIZE) -> list[list[int]]:
@@ -91,6 +94,7 @@ _models: dict[tuple[int, int], EditionModel] = {}
 
 
 def edition_model(session: Session, edition: Edition) -> EditionModel:
+    """Return the edition's fitted text model, fitting it once per worker process."""
     cache_key = (edition.id, len(edition.candidate_ids))
     model = _models.get(cache_key)
     if model is None:
@@ -99,7 +103,8 @@ def edition_model(session: Session, edition: Edition) -> EditionModel:
         ).all()
         order = {a: i for i, a in enumerate(edition.candidate_ids)}
         model = fit_edition(
-            sorted((candidate_of(p) for p in papers), key=lambda c: order[c.arxiv_id])
+            sorted((candidate_of(p) for p in papers), key=lambda c: order[c.arxiv_id]),
+            half_life_days=configured_weights().half_life_days,
         )
         _models.clear()  # keep one edition's model; editions are processed one after another
         _models[cache_key] = model
@@ -123,21 +128,25 @@ def profiles_for(
     """Build ranking profiles (interests, feedback, papers already sent) for a chunk at once."""
     ids = [s.id for s in subscribers]
     feedback: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    # Oldest first, so the ranker's "most recent N" caps keep the newest feedback.
     for sid, arxiv_id, kind in session.execute(
-        select(Feedback.subscriber_id, Feedback.arxiv_id, Feedback.kind).where(
-            Feedback.subscriber_id.in_(ids)
-        )
+        select(Feedback.subscriber_id, Feedback.arxiv_id, Feedback.kind)
+        .where(Feedback.subscriber_id.in_(ids))
+        .order_by(Feedback.created_at, Feedback.id)
     ):
-        feedback[sid][kind].append(arxiv_id)
+        if arxiv_id not in feedback[sid][kind]:
+            feedback[sid][kind].append(arxiv_id)
     sent: dict[int, list[str]] = defaultdict(list)
     for sid, papers in session.execute(
-        select(Delivery.subscriber_id, Delivery.papers).where(
+        select(Delivery.subscriber_id, Delivery.papers)
+        .where(
             Delivery.subscriber_id.in_(ids),
             Delivery.state.in_(
                 [DeliveryState.SENT, DeliveryState.SENDING, DeliveryState.UNCERTAIN]
             ),
             Delivery.created_at >= now - HISTORY,
         )
+        .order_by(Delivery.created_at, Delivery.id)
     ):
         sent[sid].extend(p["arxiv_id"] for p in papers or [])
     profiles = []
@@ -152,12 +161,42 @@ def profiles_for(
                 description=prefs.description,
                 seed_papers=list(prefs.seed_papers),
                 liked=fb[FeedbackKind.LIKED],
-                clicked=fb[FeedbackKind.CLICKED],
+                clicked=[a for a in fb[FeedbackKind.CLICKED] if a not in fb[FeedbackKind.LIKED]],
                 hidden=fb[FeedbackKind.HIDDEN],
                 already_sent=sent[subscriber.id],
             )
         )
     return profiles
+
+
+def library_for(
+    session: Session, profiles: Sequence[Profile], model: EditionModel
+) -> dict[str, str]:
+    """Load the text of papers the profiles refer to that are not candidates this edition.
+
+    Seeds, liked, clicked, hidden and recently sent papers usually come from earlier
+    editions; their text is what lets them steer today's ranking.
+    """
+    wanted: set[str] = set()
+    for profile in profiles:
+        for group in (
+            profile.seed_papers,
+            profile.liked,
+            profile.clicked,
+            profile.hidden,
+            profile.already_sent[-LIBRARY_SENT:],
+        ):
+            wanted.update(a for a in group if a not in model.index)
+    library: dict[str, str] = {}
+    ids = sorted(wanted)
+    for start in range(0, len(ids), 500):
+        for arxiv_id, title, abstract in session.execute(
+            select(Paper.arxiv_id, Paper.title, Paper.abstract).where(
+                Paper.arxiv_id.in_(ids[start : start + 500])
+            )
+        ):
+            library[arxiv_id] = f"{title}. {abstract or ''}"
+    return library
 
 
 def pick_papers(
@@ -187,7 +226,14 @@ def pick_papers(
         model = edition_model(session, edition)
         subscribers = [s for _, s in pairs]
         k = max(s.max_papers for s in subscribers)
-        all_picks = rank(model, profiles_for(session, subscribers, now), k)
+        profiles = profiles_for(session, subscribers, now)
+        all_picks = rank(
+            model,
+            profiles,
+            k,
+            weights=configured_weights(),
+            library=library_for(session, profiles, model),
+        )
         for (delivery, subscriber), picks in zip(pairs, all_picks, strict=True):
             chosen = [p.as_dict() for p in picks[: subscriber.max_papers]]
             delivery.papers = chosen
