@@ -218,6 +218,10 @@ from newsletter.ingest import commands as ingest_commands  # noqa: E402
 cli.add_command(ingest_commands.ingest)
 cli.add_command(ingest_commands.papers)
 
+from newsletter.ranking.commands import rank_command  # noqa: E402
+
+cli.add_command(rank_command)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -113,6 +113,41 @@ class Settings(BaseSettings):
     schedule_arxiv: str = Field("0 6 * * *", validation_alias=_env("NEWSLETTER_SCHEDULE_ARXIV"))
     schedule_hf: str = Field("15 */2 * * *", validation_alias=_env("NEWSLETTER_SCHEDULE_HF"))
     schedule_oai: str = Field("0 3 * * 6", validation_alias=_env("NEWSLETTER_SCHEDULE_OAI"))
+    # --- ranking: the blend's weights (documented in newsletter/ranking/score.py) ----
+    rank_relevance_weight: float = Field(
+        1.0, validation_alias=_env("NEWSLETTER_RANK_RELEVANCE_WEIGHT"), ge=0
+    )
+    rank_keyword_weight: float = Field(
+        0.3, validation_alias=_env("NEWSLETTER_RANK_KEYWORD_WEIGHT"), ge=0
+    )
+    rank_trending_weight: float = Field(
+        0.15, validation_alias=_env("NEWSLETTER_RANK_TRENDING_WEIGHT"), ge=0
+    )
+    rank_recency_weight: float = Field(
+        0.05, validation_alias=_env("NEWSLETTER_RANK_RECENCY_WEIGHT"), ge=0
+    )
+    rank_half_life_days: float = Field(
+        7.0, validation_alias=_env("NEWSLETTER_RANK_HALF_LIFE_DAYS"), gt=0
+    )
+    rank_category_weight: float = Field(
+        0.1, validation_alias=_env("NEWSLETTER_RANK_CATEGORY_WEIGHT"), ge=0
+    )
+    rank_feedback_weight: float = Field(
+        0.35, validation_alias=_env("NEWSLETTER_RANK_FEEDBACK_WEIGHT"), ge=0, le=1
+    )
+    rank_hidden_penalty: float = Field(
+        0.3, validation_alias=_env("NEWSLETTER_RANK_HIDDEN_PENALTY"), ge=0
+    )
+    rank_clicked_weight: float = Field(
+        0.6, validation_alias=_env("NEWSLETTER_RANK_CLICKED_WEIGHT"), ge=0, le=1
+    )
+    rank_mmr_lambda: float = Field(
+        0.75, validation_alias=_env("NEWSLETTER_RANK_MMR_LAMBDA"), ge=0, le=1
+    )
+    rank_duplicate_similarity: float = Field(
+        0.8, validation_alias=_env("NEWSLETTER_RANK_DUPLICATE_SIMILARITY"), gt=0, le=1
+    )
+    rank_min_feedback: int = Field(6, validation_alias=_env("NEWSLETTER_RANK_MIN_FEEDBACK"), ge=2)
 
     @field_validator("database_url")
     @classmethod

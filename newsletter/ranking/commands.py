@@ -1,0 +1,52 @@
+"""`newsletter rank`: rank papers for one profile from JSON files, with no database.
+
+The team's evaluation tools call it as
+`newsletter rank --papers PAPERS.json --profile PROFILE.json --top K --json`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from newsletter.ranking.files import BadInput, load_papers, load_profile
+from newsletter.ranking.score import fit_edition, rank
+from newsletter.ranking.weights import configured_weights
+
+
+@click.command("rank")
+@click.option(
+    "--papers",
+    "papers_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON array of papers: arxiv_id, title, abstract, [categories, upvotes, published_at].",
+)
+@click.option(
+    "--profile",
+    "profile_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON object: [keywords, categories, description, seed_papers, liked, hidden].",
+)
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of the picks.")
+def rank_command(papers_path: Path, profile_path: Path, top: int, as_json: bool) -> None:
+    """Rank the papers for one profile and print the top picks, best first."""
+    try:
+        papers = load_papers(papers_path)
+        profile = load_profile(profile_path, papers)
+    except BadInput as exc:
+        raise click.ClickException(str(exc)) from None
+    weights = configured_weights()
+    model = fit_edition(papers, half_life_days=weights.half_life_days)
+    picks = rank(model, [profile], top, weights=weights)[0]
+    if as_json:
+        click.echo(json.dumps([p.as_dict() for p in picks], indent=2))
+        return
+    titles = {p.arxiv_id: p.title for p in papers}
+    for number, pick in enumerate(picks, start=1):
+        click.echo(f"{number:>3}. {pick.score:6.3f}  {pick.arxiv_id}  {titles[pick.arxiv_id]}")
+        click.echo(f"     {pick.reason}")
