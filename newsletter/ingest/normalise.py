@@ -145,6 +145,23 @@ def html_to_text(value: str) -> str:
     return str(fragment.text_content())
 
 
+_HTML_TAG = re.compile(
+    r"</?(?:a|b|i|u|em|strong|p|br|span|div|sup|sub|code|tt|ul|ol|li|h[1-6]|img|script|style)"
+    r"(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
+
+
+def strip_markup(value: str) -> str:
+    """Remove HTML tags from text that is usually plain (Hugging Face, JSON fields).
+
+    Only real tag names count as markup, so "x<y and y>z" in an abstract survives.
+    """
+    if not _HTML_TAG.search(value):
+        return value
+    return html_to_text(value)
+
+
 _WITHDRAWN = re.compile(
     r"(\b(this|the) (paper|article|submission|manuscript|preprint) (has been|is|was) withdrawn"
     r"|\bwithdrawn by the (author|authors|submitter|arxiv admin)"
