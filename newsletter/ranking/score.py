@@ -291,10 +291,10 @@ def _rank_chunk(
 
 def _incidence(cells: list[tuple[int, int]], n_rows: int, n_cols: int) -> sparse.csr_matrix:
     if not cells:
-        return sparse.csr_matrix((n_rows, max(n_cols, 1)), dtype=np.float32)
+        return sparse.csr_matrix((n_rows, n_cols), dtype=np.float32)
     rows, cols = zip(*cells, strict=True)
     return sparse.csr_matrix(
-        (np.ones(len(cells), dtype=np.float32), (rows, cols)), shape=(n_rows, max(n_cols, 1))
+        (np.ones(len(cells), dtype=np.float32), (rows, cols)), shape=(n_rows, n_cols)
     )
 
 
