@@ -32,3 +32,10 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FixtureServer]:
     http._last_request.clear()
     yield srv
     srv.stop()
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+    """Set NEWSLETTER_* variables for this test and make the settings re-read them."""
+    for name, value in env.items():
+        monkeypatch.setenv(f"NEWSLETTER_{name}", value)
+    get_settings.cache_clear()
