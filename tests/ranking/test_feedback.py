@@ -1,0 +1,204 @@
+"""Feedback changes later rankings: the per-reader model, and Feedback rows in the database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+from sklearn.linear_model import LogisticRegression
+from sqlalchemy import select
+
+from newsletter.db import session_scope
+from newsletter.models import (
+    Delivery,
+    DeliveryState,
+    Edition,
+    Feedback,
+    FeedbackKind,
+    Paper,
+)
+from newsletter.pipeline import pick_papers
+from newsletter.ranking.feedback import L2, balanced_weights, decision, fit_dual
+from newsletter.ranking.profile import Profile
+from newsletter.ranking.score import RankWeights, fit_edition, rank
+from newsletter.subscriptions.service import Preferences, add_subscriber
+from tests.ranking.factories import NOW, edition, topic_of
+
+
+def test_the_batched_feedback_model_is_scikit_learns_logistic_regression():
+    papers = edition()
+    model = fit_edition(papers)
+    train = [0, 1, 2, 4, 5, 8, 12, 16]  # graph, graph, graph, diffusion, diffusion, rl, llm, tta
+    labels = np.array([1, 1, 1, 0, 0, 0, 1, 0])
+    strength = np.array([1.0, 1.0, 0.5, 1.0, 0.3, 1.0, 1.0, 0.3])
+    x = model.matrix[train]
+    weights = balanced_weights(labels[None, :], strength[None, :])
+    gram = (x @ x.T).toarray()[None]
+    alpha, bias = fit_dual(gram, labels[None, :], weights)
+    ours = decision(alpha, bias, (x @ model.matrix.T).toarray()[None])[0]
+
+    reference = LogisticRegression(C=1 / L2, tol=1e-10, max_iter=10_000)
+    reference.fit(x, labels, sample_weight=weights[0])
+    theirs = reference.decision_function(model.matrix)
+    assert np.allclose(ours, theirs, atol=2e-3)
+    assert spearmanr(ours, theirs).statistic > 0.999
+
+
+def test_enough_feedback_trains_a_model_that_reorders_the_digest():
+    papers = edition()
+    model = fit_edition(papers)
+    # The reader likes reinforcement learning and hides diffusion, through papers from
+    # earlier editions (only in the library), and ignores sent LLM papers.
+    library = {
+        "old.rl1": "Reinforcement learning agent policy reward robotic control",
+        "old.rl2": "Policy optimisation for agents with sparse reward",
+        "old.diff1": "Diffusion models denoising images from noise",
+        "old.diff2": "Score matching sampler for high resolution images",
+        "old.llm1": "Language model reasoning chain-of-thought prompting",
+        "old.llm2": "Large language models solve math word problems",
+    }
+    reader = Profile(
+        keywords=["benchmarks"],
+        liked=["old.rl1"],
+        clicked=["old.rl2"],
+        hidden=["old.diff1", "old.diff2"],
+        already_sent=["old.llm1", "old.llm2", "old.rl1", "old.rl2"],
+    )
+    weights = RankWeights(min_feedback=6, hidden_penalty=0.0)
+    with_model = rank(model, [reader], 4, weights=weights, library=library)[0]
+    assert {topic_of(p.arxiv_id) for p in with_model[:2]} == {"rl"}
+    # Below the threshold no model is trained; the reasons show the difference.
+    no_model = rank(model, [reader], 20, weights=RankWeights(min_feedback=50), library=library)[0]
+    llm_rank = lambda picks: min(i for i, p in enumerate(picks) if p.arxiv_id.startswith("llm."))  # noqa: E731
+    full = rank(model, [reader], 20, weights=weights, library=library)[0]
+    assert llm_rank(full) > llm_rank(no_model)
+
+
+def add_papers(session, papers, first_seen):
+    for p in papers:
+        session.add(
+            Paper(
+                arxiv_id=p.arxiv_id,
+                title=p.title,
+                abstract=p.abstract,
+                categories=p.categories,
+                upvotes=p.upvotes,
+                published_at=p.published_at,
+                first_seen_at=first_seen,
+            )
+        )
+
+
+def test_likes_and_hides_in_the_database_change_the_next_digest(db_url: str):
+    """Two readers with the same interests; one liked graph papers and hid diffusion ones."""
+    papers = edition()
+    old = [p for p in papers if p.arxiv_id.endswith((".1", ".2"))]
+    new = [p for p in papers if p.arxiv_id.endswith((".3", ".4"))]
+    with session_scope() as session:
+        add_papers(session, papers, NOW - timedelta(days=1))
+        prefs = Preferences(description="results on standard benchmarks", max_papers=4)
+        plain = add_subscriber(session, "plain@example.org", prefs, confirmed=True)
+        rater = add_subscriber(session, "rater@example.org", prefs, confirmed=True)
+        first = Edition(
+            key="daily-2026-11-25",
+            frequency="daily",
+            window_start=NOW - timedelta(days=1),
+            window_end=NOW,
+            candidate_ids=[p.arxiv_id for p in old],
+        )
+        second = Edition(
+            key="daily-2026-11-26",
+            frequency="daily",
+            window_start=NOW,
+            window_end=NOW + timedelta(days=1),
+            candidate_ids=[p.arxiv_id for p in new],
+        )
+        session.add_all([first, second])
+        session.flush()
+        for subscriber in (plain, rater):
+            session.add(
+                Delivery(
+                    edition_id=first.id,
+                    subscriber_id=subscriber.id,
+                    state=DeliveryState.SENT,
+                    papers=[{"arxiv_id": p.arxiv_id} for p in old],
+                    created_at=NOW - timedelta(hours=20),
+                )
+            )
+        ratings = [
+            ("graph.1", FeedbackKind.LIKED),
+            ("graph.2", FeedbackKind.CLICKED),
+            ("tta.1", FeedbackKind.CLICKED),
+            ("diffusion.1", FeedbackKind.HIDDEN),
+            ("diffusion.2", FeedbackKind.HIDDEN),
+        ]
+        for arxiv_id, kind in ratings:
+            session.add(Feedback(subscriber_id=rater.id, arxiv_id=arxiv_id, kind=kind))
+        deliveries = [
+            Delivery(edition_id=second.id, subscriber_id=s.id, created_at=NOW)
+            for s in (plain, rater)
+        ]
+        session.add_all(deliveries)
+        session.flush()
+        ready = pick_papers(session, [d.id for d in deliveries], now=NOW)
+        assert sorted(ready) == sorted(d.id for d in deliveries)
+
+    with session_scope() as session:
+        rows = session.scalars(
+            select(Delivery).where(Delivery.edition_id == second.id).order_by(Delivery.id)
+        ).all()
+        plain_picks = [p["arxiv_id"] for p in rows[0].papers]
+        rater_picks = [p["arxiv_id"] for p in rows[1].papers]
+    assert plain_picks != rater_picks
+    assert rater_picks[0].startswith("graph.")
+    assert not any(a.startswith("diffusion.") for a in rater_picks)
+    assert any(a.startswith("diffusion.") for a in plain_picks)
+    reasons = [p["reason"] for p in rows[1].papers]
+    assert "similar to a paper you liked" in reasons[0]
+
+
+@pytest.mark.parametrize("state", [DeliveryState.SENT, DeliveryState.UNCERTAIN])
+def test_a_paper_in_an_earlier_digest_is_not_sent_again(sqlite_url: str, state: str):
+    papers = edition()
+    with session_scope() as session:
+        add_papers(session, papers, NOW - timedelta(days=1))
+        reader = add_subscriber(
+            session,
+            "r@example.org",
+            Preferences(keywords=["graph neural networks"]),
+            confirmed=True,
+        )
+        earlier = Edition(
+            key="daily-2026-11-25",
+            frequency="daily",
+            window_start=NOW - timedelta(days=1),
+            window_end=NOW,
+            candidate_ids=[p.arxiv_id for p in papers],
+        )
+        today = Edition(
+            key="daily-2026-11-26",
+            frequency="daily",
+            window_start=NOW,
+            window_end=NOW + timedelta(days=1),
+            candidate_ids=[p.arxiv_id for p in papers],
+        )
+        session.add_all([earlier, today])
+        session.flush()
+        session.add(
+            Delivery(
+                edition_id=earlier.id,
+                subscriber_id=reader.id,
+                state=state,
+                papers=[{"arxiv_id": "graph.1"}, {"arxiv_id": "graph.2"}],
+                created_at=NOW - timedelta(hours=20),
+            )
+        )
+        delivery = Delivery(edition_id=today.id, subscriber_id=reader.id, created_at=NOW)
+        session.add(delivery)
+        session.flush()
+        pick_papers(session, [delivery.id], now=NOW)
+        picked = [p["arxiv_id"] for p in delivery.papers or []]
+    assert picked[:2] == ["graph.3", "graph.4"] or set(picked[:2]) == {"graph.3", "graph.4"}
+    assert "graph.1" not in picked and "graph.2" not in picked
