@@ -7,7 +7,17 @@ import zoneinfo
 
 from email_validator import EmailNotValidError, validate_email
 
-_CATEGORY = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
+_CATEGORY = re.compile(r"^([a-z\-]+)(\.[A-Za-z\-]+)?$")
+# arXiv's archives (https://arxiv.org/category_taxonomy). Those in the first set are
+# categories on their own (hep-th); the rest only with a subject class (cs.LG).
+_STANDALONE_ARCHIVES = frozenset(
+    {"astro-ph", "cond-mat", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph"}
+    | {"nucl-ex", "nucl-th", "quant-ph"}
+)
+_ARCHIVES_WITH_SUBJECTS = frozenset(
+    {"cs", "econ", "eess", "math", "q-bio", "q-fin", "stat", "astro-ph", "cond-mat"}
+    | {"nlin", "physics"}
+)
 MAX_KEYWORD_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 2000
 
@@ -43,7 +53,13 @@ def check_hour(hour: int) -> int:
 
 def check_category(value: str) -> str:
     value = value.strip()
-    if not _CATEGORY.match(value):
+    match = _CATEGORY.match(value)
+    known = match is not None and (
+        match.group(1) in _ARCHIVES_WITH_SUBJECTS
+        if match.group(2)
+        else match.group(1) in _STANDALONE_ARCHIVES
+    )
+    if not known:
         raise InvalidInput(f"invalid arXiv category {value!r}: use a form like cs.LG or stat.ML")
     return value
 

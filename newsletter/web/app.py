@@ -3,20 +3,81 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from newsletter.config import get_settings
 from newsletter.db import ensure_schema
 from newsletter.web import routes
+from newsletter.web.templating import notice
+
+log = logging.getLogger(__name__)
+
+_TITLES = {
+    404: ("Page not found", "There is nothing at this address. Check the link, or start over."),
+    405: ("Not allowed", "This page cannot be used that way."),
+}
+# Machine endpoints answer errors in JSON; people get a page.
+_MACHINE_PREFIXES = ("/webhooks/", "/metrics", "/healthz", "/admin/overview.json")
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(_MACHINE_PREFIXES)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Show HTTP errors (404, 405, ...) as a page, never a bare JSON blob to a person."""
+    assert isinstance(exc, HTTPException)
+    if _wants_json(request):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+    title, message = _TITLES.get(exc.status_code, ("That didn't work", str(exc.detail)))
+    response = notice(request, title, message, exc.status_code, link=("Go to the start page", "/"))
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    """Turn a malformed request (bad path or query value) into a 400 page, not a 422 dump."""
+    if _wants_json(request):
+        return JSONResponse({"error": "malformed request"}, status_code=400)
+    return notice(
+        request,
+        "That didn't work",
+        "We could not understand this request. Check the link, or start over.",
+        400,
+        link=("Go to the start page", "/"),
+    )
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """Log the traceback for operators; show people an apology, never the traceback."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if _wants_json(request):
+        return JSONResponse({"error": "internal error"}, status_code=500)
+    return notice(
+        request,
+        "Something went wrong on our side",
+        "Nothing you did caused this. Please try again in a minute.",
+        500,
+    )
 
 
 def create_app() -> FastAPI:
     """Create the app, validating settings and migrating the schema at start-up."""
     get_settings()
     ensure_schema()
-    app = FastAPI(title="Trending papers newsletter", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Trending papers newsletter", docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, server_error)
     for module_info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{routes.__name__}.{module_info.name}")
         router = getattr(module, "router", None)

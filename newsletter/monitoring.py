@@ -1,0 +1,416 @@
+"""What operators need to see: queues, workers, deliveries, send and bounce rates, alerts.
+
+One snapshot feeds /admin, `newsletter queues` and /metrics, so they never disagree.
+Queue facts come straight from Redis (kombu keeps each queue as a list; the oldest
+message sits at the right end and carries the `published_at` header workers/app.py
+stamps); worker facts come from Celery's remote inspect with a short timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from newsletter.config import get_settings
+from newsletter.models import (
+    Delivery,
+    DeliveryState,
+    Edition,
+    EmailEvent,
+    IngestRun,
+    Subscriber,
+    Suppression,
+)
+from newsletter.timeutil import as_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+# The Celery queues (workers/app.py QUEUES); kept here because newsletter/ never imports
+# the Celery app at module level.
+QUEUES = ("ingest", "schedule", "render", "send")
+# kombu's Redis transport files prioritised messages under "<queue>\x06\x16<priority>".
+_PRIORITY_SEPARATOR = "\x06\x16"
+_PRIORITY_STEPS = (0, 3, 6, 9)
+
+# SES puts an account under review above these rates; warn well before.
+SES_BOUNCE_LIMIT = 0.05
+SES_COMPLAINT_LIMIT = 0.001
+BOUNCE_WARN = 0.02
+COMPLAINT_WARN = 0.0005
+RATE_WINDOW = timedelta(days=7)
+# A queue whose oldest message waited this long has no (or too few) workers.
+STALE_QUEUE_SECONDS = 15 * 60
+RECENT_EDITIONS = timedelta(hours=36)
+
+
+@dataclass
+class QueueStats:
+    name: str
+    depth: int | None  # None: Redis unreachable
+    oldest_age_seconds: float | None  # None: empty, or the message carries no timestamp
+    reserved: int = 0  # taken by a worker, not yet acknowledged
+
+
+@dataclass
+class WorkerStats:
+    name: str
+    queues: list[str]
+    active: list[str]  # task names running now
+    processed: int | None = None
+
+
+@dataclass
+class EditionStats:
+    key: str
+    opened_at: datetime
+    states: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.states.values())
+
+
+@dataclass
+class Overview:
+    generated_at: datetime
+    broker: str  # "embedded" or the Redis host (no password)
+    queues: list[QueueStats]
+    queue_error: str | None
+    workers: list[WorkerStats] | None  # None: not inspected (embedded, or no answer)
+    worker_error: str | None
+    editions: list[EditionStats]
+    sent_last_minute: int
+    sent_last_hour: int
+    send_rate_limit: float | None
+    sent_in_window: int
+    bounces_in_window: int
+    complaints_in_window: int
+    subscribers: dict[str, int]
+    suppressions: dict[str, int]
+    failures: list[dict[str, Any]]
+    ingest_runs: list[dict[str, Any]]
+    alerts: list[str] = field(default_factory=list)
+
+    @property
+    def bounce_rate(self) -> float | None:
+        return self.bounces_in_window / self.sent_in_window if self.sent_in_window else None
+
+    @property
+    def complaint_rate(self) -> float | None:
+        return self.complaints_in_window / self.sent_in_window if self.sent_in_window else None
+
+    @property
+    def send_rate_per_second(self) -> float:
+        return self.sent_last_minute / 60.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["bounce_rate"] = self.bounce_rate
+        data["complaint_rate"] = self.complaint_rate
+        data["send_rate_per_second"] = self.send_rate_per_second
+        data["ses_limits"] = {"bounce": SES_BOUNCE_LIMIT, "complaint": SES_COMPLAINT_LIMIT}
+        for edition in data["editions"]:
+            edition["total"] = sum(edition["states"].values())
+        return _jsonable(data)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+# --- queues -----------------------------------------------------------------------
+
+
+def _queue_keys(name: str) -> list[str]:
+    return [name if step == 0 else f"{name}{_PRIORITY_SEPARATOR}{step}" for step in _PRIORITY_STEPS]
+
+
+def _published_at(raw: bytes | str | None) -> float | None:
+    """Read when a queued Celery message was published (our header, else its ETA)."""
+    if raw is None:
+        return None
+    try:
+        headers = json.loads(raw).get("headers") or {}
+    except (ValueError, AttributeError):
+        return None
+    stamp = headers.get("published_at")
+    if isinstance(stamp, int | float):
+        return float(stamp)
+    return None
+
+
+def queue_stats(client: redis.Redis, queues: Iterable[str] = QUEUES) -> list[QueueStats]:
+    """Measure depth and oldest-message age of each Celery queue in Redis."""
+    now = time.time()
+    names = list(queues)
+    stats = {name: QueueStats(name, 0, None) for name in names}
+    for name in names:
+        oldest: float | None = None
+        for key in _queue_keys(name):
+            depth = int(client.llen(key))
+            if not depth:
+                continue
+            stats[name].depth = (stats[name].depth or 0) + depth
+            stamp = _published_at(client.lindex(key, -1))
+            if stamp is not None:
+                oldest = stamp if oldest is None else min(oldest, stamp)
+        if oldest is not None:
+            stats[name].oldest_age_seconds = max(0.0, now - oldest)
+    # Messages a worker took but has not acknowledged yet (acks_late): kombu keeps them
+    # in the "unacked" hash as [message, exchange, routing_key].
+    for raw in client.hvals("unacked"):
+        try:
+            routing_key = json.loads(raw)[2]
+        except (ValueError, IndexError, TypeError):
+            continue
+        if routing_key in stats:
+            stats[routing_key].reserved += 1
+    return [stats[name] for name in names]
+
+
+def redis_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+# --- workers ----------------------------------------------------------------------
+
+WorkerInspector = Callable[[float], list[WorkerStats]]
+
+
+def inspect_workers(timeout: float = 1.0) -> list[WorkerStats]:
+    """Ask running Celery workers what they consume and run (empty list: none answered)."""
+    # Imported here: the operator view is the one place newsletter/ talks to Celery,
+    # and only when a broker is configured.
+    from workers.app import app
+
+    inspector = app.control.inspect(timeout=timeout)
+    queues = inspector.active_queues() or {}
+    active = inspector.active() or {}
+    stats = inspector.stats() or {}
+    names = sorted(set(queues) | set(active) | set(stats))
+    out = []
+    for name in names:
+        totals = (stats.get(name) or {}).get("total") or {}
+        out.append(
+            WorkerStats(
+                name=name,
+                queues=sorted(q.get("name", "?") for q in queues.get(name) or []),
+                active=[str(t.get("name") or t.get("type") or "?") for t in active.get(name) or []],
+                processed=sum(int(v) for v in totals.values()) if totals else 0,
+            )
+        )
+    return out
+
+
+# --- database ---------------------------------------------------------------------
+
+
+def edition_stats(session: Session, now: datetime) -> list[EditionStats]:
+    """Count deliveries by state for the editions opened recently (the current ones).
+
+    Editions are named by local date, so around the clock two or three are current.
+    """
+    editions = session.execute(
+        select(Edition.id, Edition.key, Edition.opened_at)
+        .where(Edition.opened_at >= now - RECENT_EDITIONS)
+        .order_by(Edition.opened_at.desc())
+    ).all()
+    if not editions:
+        editions = session.execute(
+            select(Edition.id, Edition.key, Edition.opened_at)
+            .order_by(Edition.opened_at.desc())
+            .limit(1)
+        ).all()
+    out = []
+    for edition_id, key, opened_at in editions:
+        states = dict(
+            session.execute(
+                select(Delivery.state, func.count())
+                .where(Delivery.edition_id == edition_id)
+                .group_by(Delivery.state)
+            ).all()
+        )
+        out.append(
+            EditionStats(key, as_utc(opened_at), {str(k): int(v) for k, v in states.items()})
+        )
+    return out
+
+
+def _count(session: Session, query: Any) -> int:
+    return int(session.scalar(query) or 0)
+
+
+def sent_since(session: Session, since: datetime) -> int:
+    return _count(
+        session,
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.state == DeliveryState.SENT, Delivery.sent_at >= since),
+    )
+
+
+def events_since(
+    session: Session, event_type: str, since: datetime, detail_prefix: str = ""
+) -> int:
+    query = (
+        select(func.count())
+        .select_from(EmailEvent)
+        .where(EmailEvent.event_type == event_type, EmailEvent.received_at >= since)
+    )
+    if detail_prefix:
+        query = query.where(EmailEvent.detail.like(f"{detail_prefix}%"))
+    return _count(session, query)
+
+
+def grouped_counts(session: Session, column: Any) -> dict[str, int]:
+    return {
+        str(k): int(v) for k, v in session.execute(select(column, func.count()).group_by(column))
+    }
+
+
+def recent_failures(session: Session, limit: int = 10) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Delivery, Subscriber.email, Edition.key)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .join(Edition, Edition.id == Delivery.edition_id)
+        .where(Delivery.state.in_([DeliveryState.FAILED, DeliveryState.UNCERTAIN]))
+        .order_by(Delivery.updated_at.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "delivery_id": d.id,
+            "edition": key,
+            "email": email,
+            "state": d.state,
+            "attempts": d.attempts,
+            "error": (d.last_error or "")[:300],
+            "updated_at": as_utc(d.updated_at),
+        }
+        for d, email, key in rows
+    ]
+
+
+def recent_ingest_runs(session: Session, limit: int = 10) -> list[dict[str, Any]]:
+    runs = session.scalars(select(IngestRun).order_by(IngestRun.started_at.desc()).limit(limit))
+    return [
+        {
+            "id": r.id,
+            "source": r.source,
+            "started_at": as_utc(r.started_at),
+            "finished_at": as_utc(r.finished_at) if r.finished_at else None,
+            "fetched": r.fetched,
+            "new": r.new,
+            "updated": r.updated,
+            "skipped": r.skipped,
+            "problems": len(r.problems or []),
+            "error": (r.error or "")[:300] or None,
+        }
+        for r in runs
+    ]
+
+
+# --- the snapshot -----------------------------------------------------------------
+
+
+def overview(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    inspect: WorkerInspector | None = inspect_workers,
+    inspect_timeout: float = 1.0,
+) -> Overview:
+    """Collect everything the operator views show; broker problems become messages."""
+    now = now or utcnow()
+    settings = get_settings()
+    queues: list[QueueStats] = []
+    queue_error = worker_error = None
+    workers: list[WorkerStats] | None = None
+    broker = "embedded (tasks run in-process)"
+    if settings.redis_url:
+        broker = settings.redis_url.split("@")[-1]
+        try:
+            client = redis_client(settings.redis_url)
+            try:
+                queues = queue_stats(client)
+            finally:
+                client.close()
+        except redis.RedisError as exc:
+            queue_error = f"cannot read queues from Redis: {exc}"
+            queues = [QueueStats(name, None, None) for name in QUEUES]
+        if inspect is not None and queue_error is None:
+            try:
+                workers = inspect(inspect_timeout)
+            except Exception as exc:  # inspect raises broker/transport errors of all kinds
+                worker_error = f"cannot inspect workers: {exc}"
+    window_start = now - RATE_WINDOW
+    result = Overview(
+        generated_at=now,
+        broker=broker,
+        queues=queues,
+        queue_error=queue_error,
+        workers=workers,
+        worker_error=worker_error,
+        editions=edition_stats(session, now),
+        sent_last_minute=sent_since(session, now - timedelta(minutes=1)),
+        sent_last_hour=sent_since(session, now - timedelta(hours=1)),
+        send_rate_limit=settings.send_rate,
+        sent_in_window=sent_since(session, window_start),
+        bounces_in_window=events_since(session, "bounce", window_start, "Permanent"),
+        complaints_in_window=events_since(session, "complaint", window_start),
+        subscribers=grouped_counts(session, Subscriber.status),
+        suppressions=grouped_counts(session, Suppression.reason),
+        failures=recent_failures(session),
+        ingest_runs=recent_ingest_runs(session),
+    )
+    result.alerts = alerts(result)
+    return result
+
+
+def alerts(view: Overview) -> list[str]:
+    """Say in words what needs an operator now, worst first."""
+    out: list[str] = []
+    if view.bounce_rate is not None and view.bounce_rate >= BOUNCE_WARN:
+        level = "above SES's review limit" if view.bounce_rate >= SES_BOUNCE_LIMIT else "high"
+        out.append(f"bounce rate {view.bounce_rate:.2%} over 7 days is {level} (SES: 5%)")
+    if view.complaint_rate is not None and view.complaint_rate >= COMPLAINT_WARN:
+        level = "above SES's review limit" if view.complaint_rate >= SES_COMPLAINT_LIMIT else "high"
+        out.append(f"complaint rate {view.complaint_rate:.3%} over 7 days is {level} (SES: 0.1%)")
+    if view.queue_error:
+        out.append(view.queue_error)
+    for queue in view.queues:
+        if queue.oldest_age_seconds is not None and queue.oldest_age_seconds > STALE_QUEUE_SECONDS:
+            minutes = queue.oldest_age_seconds / 60
+            out.append(f"queue {queue.name}: oldest message waited {minutes:.0f} min")
+    if view.workers is not None and not view.workers and any(q.depth for q in view.queues):
+        out.append("no worker answered, and work is waiting in the queues")
+    if view.worker_error:
+        out.append(view.worker_error)
+    uncertain = sum(e.states.get(DeliveryState.UNCERTAIN, 0) for e in view.editions)
+    if uncertain:
+        out.append(
+            f"{uncertain} deliveries are uncertain: decide with "
+            "`newsletter deliveries retry --uncertain`"
+        )
+    latest_by_source: dict[str, dict[str, Any]] = {}
+    for run in view.ingest_runs:
+        latest_by_source.setdefault(run["source"], run)
+    for source, run in sorted(latest_by_source.items()):
+        if run["error"]:
+            out.append(f"latest {source} ingest failed: {run['error']}")
+    return out

@@ -1,0 +1,129 @@
+"""/metrics in Prometheus text format, read fresh from the database and Redis per scrape.
+
+Gauges rather than counters kept in process memory: the web process may run several
+copies and restart any time, while the database and the broker hold the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+
+from newsletter.db import session_scope
+from newsletter.models import Delivery, EmailEvent, IngestRun
+from newsletter.monitoring import Overview, overview
+
+router = APIRouter()
+
+
+class NewsletterCollector(Collector):
+    """Turn one monitoring snapshot (plus a few totals) into metric families."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with session_scope() as session:
+            view: Overview = overview(session, inspect=None)
+            deliveries = session.execute(
+                select(Delivery.state, func.count()).group_by(Delivery.state)
+            ).all()
+            events = session.execute(
+                select(EmailEvent.event_type, func.count()).group_by(EmailEvent.event_type)
+            ).all()
+            runs = session.execute(
+                select(IngestRun.source, IngestRun.error.is_(None), func.count()).group_by(
+                    IngestRun.source, IngestRun.error.is_(None)
+                )
+            ).all()
+        family = GaugeMetricFamily(
+            "newsletter_deliveries", "Deliveries by state (all editions)", labels=["state"]
+        )
+        for state, count in deliveries:
+            family.add_metric([str(state)], count)
+        yield family
+        family = GaugeMetricFamily(
+            "newsletter_edition_deliveries",
+            "Deliveries of the current editions by state",
+            labels=["edition", "state"],
+        )
+        for edition in view.editions:
+            for state, count in edition.states.items():
+                family.add_metric([edition.key, state], count)
+        yield family
+        depth = GaugeMetricFamily(
+            "newsletter_queue_depth", "Messages waiting per Celery queue", labels=["queue"]
+        )
+        age = GaugeMetricFamily(
+            "newsletter_queue_oldest_age_seconds",
+            "Age of the oldest waiting message per Celery queue",
+            labels=["queue"],
+        )
+        reserved = GaugeMetricFamily(
+            "newsletter_queue_reserved",
+            "Messages taken by workers, not yet acked",
+            labels=["queue"],
+        )
+        for queue in view.queues:
+            if queue.depth is not None:
+                depth.add_metric([queue.name], queue.depth)
+            age.add_metric([queue.name], queue.oldest_age_seconds or 0.0)
+            reserved.add_metric([queue.name], queue.reserved)
+        yield depth
+        yield age
+        yield reserved
+        family = GaugeMetricFamily(
+            "newsletter_suppressions", "Suppressed addresses by reason", labels=["reason"]
+        )
+        for reason, count in view.suppressions.items():
+            family.add_metric([reason], count)
+        yield family
+        family = GaugeMetricFamily(
+            "newsletter_subscribers", "Subscribers by status", labels=["status"]
+        )
+        for status, count in view.subscribers.items():
+            family.add_metric([status], count)
+        yield family
+        family = GaugeMetricFamily(
+            "newsletter_ingest_runs",
+            "Ingest runs by source and outcome",
+            labels=["source", "outcome"],
+        )
+        for source, ok, count in runs:
+            family.add_metric([source, "ok" if ok else "error"], count)
+        yield family
+        family = GaugeMetricFamily(
+            "newsletter_email_events", "SES events received by type", labels=["type"]
+        )
+        for event_type, count in events:
+            family.add_metric([event_type], count)
+        yield family
+        yield GaugeMetricFamily(
+            "newsletter_bounce_rate",
+            "Permanent bounces per sent email over 7 days (SES reviews above 0.05)",
+            value=view.bounce_rate or 0.0,
+        )
+        yield GaugeMetricFamily(
+            "newsletter_complaint_rate",
+            "Complaints per sent email over 7 days (SES reviews above 0.001)",
+            value=view.complaint_rate or 0.0,
+        )
+        yield GaugeMetricFamily(
+            "newsletter_sent_last_hour", "Emails sent in the last hour", value=view.sent_last_hour
+        )
+
+
+def render_metrics() -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(NewsletterCollector())
+    return generate_latest(registry)
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    body = await run_in_threadpool(render_metrics)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

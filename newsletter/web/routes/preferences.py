@@ -1,0 +1,174 @@
+"""The preferences page at a signed link: change everything, rate received papers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from newsletter.db import session_scope
+from newsletter.models import SubscriberStatus
+from newsletter.schedule import next_due_label
+from newsletter.subscriptions.feedback import ReceivedPaper, rate_paper, recent_papers
+from newsletter.subscriptions.service import Preferences, apply_preferences, preferences_of
+from newsletter.subscriptions.signup import subscriber_for_token
+from newsletter.subscriptions.tokens import InvalidToken, make_token
+from newsletter.subscriptions.validation import InvalidInput
+from newsletter.web.formdata import BadForm, csrf_problem, read_form, unreadable
+from newsletter.web.forms import (
+    COMMON_CATEGORIES,
+    WEEKDAYS,
+    parse_preferences_form,
+    timezones,
+    values_from_preferences,
+)
+from newsletter.web.templating import notice, render_page
+
+router = APIRouter()
+
+SAVED_MESSAGES = {
+    "preferences": "Saved. Your next digest follows these preferences.",
+    "rating": "Thanks: later digests take this into account.",
+}
+
+
+@dataclass
+class PageData:
+    email: str
+    status: str
+    next_due: str
+    values: dict[str, Any]
+    papers: list[ReceivedPaper]
+    unsubscribe_path: str
+
+
+def load_page(token: str) -> PageData:
+    """Read everything the page shows, refusing forged, expired and revoked links."""
+    with session_scope() as session:
+        subscriber = subscriber_for_token(session, "preferences", token)
+        unsubscribe = make_token("unsubscribe", subscriber.id, subscriber.token_generation)
+        return PageData(
+            email=subscriber.email,
+            status=subscriber.status,
+            next_due=next_due_label(subscriber),
+            values=values_from_preferences(preferences_of(subscriber), subscriber.email),
+            papers=recent_papers(session, subscriber),
+            unsubscribe_path=f"/unsubscribe/{unsubscribe}",
+        )
+
+
+def save_preferences(token: str, prefs: Preferences) -> None:
+    with session_scope() as session:
+        subscriber = subscriber_for_token(session, "preferences", token)
+        apply_preferences(subscriber, prefs)
+
+
+def save_rating(token: str, arxiv_id: str, action: str) -> None:
+    with session_scope() as session:
+        subscriber = subscriber_for_token(session, "preferences", token)
+        if subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
+            raise InvalidInput("This subscription is stopped; ratings are not used.")
+        rate_paper(session, subscriber, arxiv_id, action)
+
+
+def page(
+    request: Request,
+    token: str,
+    data: PageData,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    saved: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render_page(
+        request,
+        "preferences.html",
+        {
+            "token": token,
+            "email": data.email,
+            "status": data.status,
+            "next_due": data.next_due,
+            "v": values or data.values,
+            "errors": errors or {},
+            "saved": saved,
+            "papers": data.papers,
+            "unsubscribe_url": data.unsubscribe_path,
+            "categories": COMMON_CATEGORIES,
+            "timezones": timezones(),
+            "weekdays": WEEKDAYS,
+        },
+        status_code=status_code,
+    )
+
+
+def bad_link(request: Request, message: str) -> HTMLResponse:
+    return notice(
+        request,
+        "This link doesn't work",
+        f"{message} To get a fresh link, enter your address on the signup page: if you "
+        "are subscribed, we email you your links.",
+        400,
+        link=("Go to the signup page", "/"),
+    )
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse)
+async def preferences_page(request: Request, token: str, saved: str | None = None) -> Response:
+    try:
+        data = await run_in_threadpool(load_page, token)
+    except InvalidToken as exc:
+        return bad_link(request, str(exc))
+    return page(request, token, data, saved=SAVED_MESSAGES.get(saved or ""))
+
+
+@router.post("/preferences/{token}", response_class=HTMLResponse)
+async def preferences_submit(request: Request, token: str) -> Response:
+    try:
+        data = await run_in_threadpool(load_page, token)
+        form = await read_form(request)
+    except InvalidToken as exc:
+        return bad_link(request, str(exc))
+    except BadForm:
+        return unreadable(request)
+    result = parse_preferences_form(form, with_email=False)
+    problem = csrf_problem(request, form)
+    if problem:
+        result.errors = {"form": problem, **result.errors}
+    if not result.ok:
+        return page(
+            request, token, data, values=result.values, errors=result.errors, status_code=400
+        )
+    assert result.preferences is not None
+    try:
+        await run_in_threadpool(save_preferences, token, result.preferences)
+    except InvalidToken as exc:
+        return bad_link(request, str(exc))
+    return RedirectResponse(f"/preferences/{token}?saved=preferences#settings", status_code=303)
+
+
+@router.post("/preferences/{token}/feedback", response_class=HTMLResponse)
+async def feedback_submit(request: Request, token: str) -> Response:
+    try:
+        data = await run_in_threadpool(load_page, token)
+        form = await read_form(request)
+    except InvalidToken as exc:
+        return bad_link(request, str(exc))
+    except BadForm:
+        return unreadable(request)
+    problem = csrf_problem(request, form)
+    if problem:
+        return page(request, token, data, errors={"form": problem}, status_code=400)
+    arxiv_id, action = form.get("arxiv_id"), form.get("action")
+    if not isinstance(arxiv_id, str) or not isinstance(action, str):
+        return page(request, token, data, errors={"form": "Choose a paper."}, status_code=400)
+    try:
+        await run_in_threadpool(save_rating, token, arxiv_id, action)
+    except InvalidToken as exc:
+        return bad_link(request, str(exc))
+    except InvalidInput as exc:
+        return page(request, token, data, errors={"form": str(exc)}, status_code=400)
+    return RedirectResponse(f"/preferences/{token}?saved=rating#recent", status_code=303)

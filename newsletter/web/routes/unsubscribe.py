@@ -1,0 +1,97 @@
+"""Unsubscribe: GET shows a button, POST unsubscribes; RFC 8058 one-click POST too.
+
+Mail scanners open every link, so a GET never changes anything. A mail provider's
+one-click POST (body `List-Unsubscribe=One-Click`) comes without our cookie, so it needs
+no CSRF token: the signed link is the authority, and it can only stop mail.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from newsletter.db import session_scope
+from newsletter.models import SubscriberStatus
+from newsletter.subscriptions.signup import subscriber_for_unsubscribe, unsubscribe_by_token
+from newsletter.subscriptions.tokens import InvalidToken, make_token
+from newsletter.web.formdata import BadForm, csrf_problem, read_form
+from newsletter.web.templating import notice, render_page
+
+router = APIRouter()
+
+
+def describe(token: str) -> tuple[str, bool, str | None]:
+    """Return (address, still receiving mail?, preferences path if the link is current)."""
+    with session_scope() as session:
+        subscriber = subscriber_for_unsubscribe(session, token)
+        receiving = subscriber.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
+        preferences = None
+        if receiving:
+            token_for_prefs = make_token("preferences", subscriber.id, subscriber.token_generation)
+            preferences = f"/preferences/{token_for_prefs}"
+        return subscriber.email, receiving, preferences
+
+
+def done(request: Request, email: str) -> HTMLResponse:
+    return notice(
+        request,
+        "You're unsubscribed",
+        f"{email} will get no more digests.",
+        link=("Subscribed by mistake? Sign up again", "/"),
+    )
+
+
+def bad_link(request: Request, message: str) -> HTMLResponse:
+    return notice(
+        request,
+        "This link doesn't work",
+        f"{message} Use the unsubscribe link in your most recent digest (copy the whole "
+        "link if your mail program split it over two lines).",
+        400,
+    )
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
+    try:
+        email, receiving, preferences = await run_in_threadpool(describe, token)
+    except InvalidToken as exc:
+        return bad_link(request, str(exc))
+    if not receiving:
+        return done(request, email)
+    return render_page(
+        request,
+        "unsubscribe.html",
+        {"email": email, "token": token, "error": None, "preferences_url": preferences},
+    )
+
+
+@router.post("/unsubscribe/{token}")
+async def unsubscribe_submit(request: Request, token: str) -> Response:
+    try:
+        form = await read_form(request)
+    except BadForm:
+        return PlainTextResponse("could not read the form\n", status_code=400)
+    if form.get("List-Unsubscribe") == "One-Click":
+        try:
+            await run_in_threadpool(unsubscribe_by_token, token)
+        except InvalidToken as exc:
+            return PlainTextResponse(f"{exc}\n", status_code=400)
+        return PlainTextResponse("unsubscribed\n")
+    try:
+        email, receiving, preferences = await run_in_threadpool(describe, token)
+    except InvalidToken as exc:
+        return bad_link(request, str(exc))
+    problem = csrf_problem(request, form)
+    if problem:
+        if not receiving:
+            return done(request, email)
+        return render_page(
+            request,
+            "unsubscribe.html",
+            {"email": email, "token": token, "error": problem, "preferences_url": preferences},
+            400,
+        )
+    result = await run_in_threadpool(unsubscribe_by_token, token)
+    return done(request, result.email)

@@ -1,0 +1,93 @@
+"""/webhooks/ses: SES bounce, complaint and delivery events arriving through SNS.
+
+Answers: 200 when handled (or a repeat), 400 for a body that is not SNS, 403 for a
+message that fails verification (SNS never sends those, so no retry is wanted), 503
+when the topic is not configured or SubscribeURL could not be visited (SNS retries).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from newsletter.config import get_settings
+from newsletter.db import session_scope
+from newsletter.subscriptions.bounces import record_ses_event
+from newsletter.subscriptions.sns import (
+    SnsMessageError,
+    SnsVerificationError,
+    SnsVerifier,
+    parse_message,
+)
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+MAX_BODY_BYTES = 256 * 1024  # SNS messages are at most 256 KB
+
+
+@functools.cache
+def _verifier_for(topics: str) -> SnsVerifier:
+    # One verifier per configured topic list, so its certificate cache lives on.
+    return SnsVerifier(topics.split(","))
+
+
+def get_sns_verifier() -> SnsVerifier | None:
+    """Return the verifier for the configured topic(s), or None if none is configured.
+
+    Tests override this dependency with a verifier whose certificate fetcher serves a
+    test certificate; the URL and topic checks stay the same.
+    """
+    topics = get_settings().sns_topic_arn
+    return _verifier_for(topics) if topics else None
+
+
+def record(message_id: str, message: str) -> str:
+    with session_scope() as session:
+        return str(record_ses_event(session, message_id, message))
+
+
+Verifier = Annotated[SnsVerifier | None, Depends(get_sns_verifier)]
+
+
+@router.post("/webhooks/ses")
+async def ses_webhook(request: Request, verifier: Verifier) -> JSONResponse:
+    if verifier is None:
+        return JSONResponse(
+            {"error": "SES events are not accepted: NEWSLETTER_SNS_TOPIC_ARN is not set"},
+            status_code=503,
+        )
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        return JSONResponse({"error": "body too large"}, status_code=413)
+    try:
+        message = parse_message(body)
+    except SnsMessageError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    header_type = request.headers.get("x-amz-sns-message-type")
+    if header_type and header_type != message.type:
+        return JSONResponse({"error": "message type header and body disagree"}, status_code=400)
+    try:
+        await run_in_threadpool(verifier.verify, message)
+    except SnsVerificationError as exc:
+        log.warning("refused SNS message %s: %s", message.message_id, exc)
+        return JSONResponse({"error": f"not verified: {exc}"}, status_code=403)
+    if message.type == "SubscriptionConfirmation":
+        try:
+            await run_in_threadpool(verifier.confirm_subscription, message)
+        except SnsVerificationError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=403)
+        except SnsMessageError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503)
+        log.info("confirmed the SNS subscription to %s", message.topic_arn)
+        return JSONResponse({"status": "subscribed"})
+    if message.type == "UnsubscribeConfirmation":
+        log.warning("SNS says we were unsubscribed from %s", message.topic_arn)
+        return JSONResponse({"status": "ignored"})
+    outcome = await run_in_threadpool(record, message.message_id, message.message)
+    return JSONResponse({"status": outcome})
