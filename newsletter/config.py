@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import zoneinfo
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -54,6 +55,38 @@ class Settings(BaseSettings):
         None, validation_alias=_env("NEWSLETTER_SES_CONFIGURATION_SET")
     )
     send_rate: float | None = Field(None, validation_alias=_env("NEWSLETTER_SEND_RATE"), gt=0)
+    # --- delivery: leases, retries, catch-up (tests shrink these) -------------------
+    # How long a claimed delivery may stay `sending` before it is declared `uncertain`.
+    send_lease_seconds: float = Field(
+        600.0, validation_alias=_env("NEWSLETTER_SEND_LEASE_SECONDS"), gt=0
+    )
+    # Pending rows untouched this long are put back on the queues (lost task messages).
+    requeue_after_seconds: float = Field(
+        600.0, validation_alias=_env("NEWSLETTER_REQUEUE_AFTER_SECONDS"), gt=0
+    )
+    # Cap of the exponential backoff between retries of throttled/5xx sends.
+    send_retry_max_seconds: float = Field(
+        300.0, validation_alias=_env("NEWSLETTER_SEND_RETRY_MAX_SECONDS"), gt=0
+    )
+    ses_timeout: float = Field(20.0, validation_alias=_env("NEWSLETTER_SES_TIMEOUT"), gt=0)
+    # How long after a daily quota overrun sending stays paused before trying again.
+    quota_pause_seconds: float = Field(
+        3600.0, validation_alias=_env("NEWSLETTER_QUOTA_PAUSE_SECONDS"), gt=0
+    )
+    # A send time missed across local midnight (beat down) is still honoured this late.
+    catchup_hours: float = Field(
+        6.0, validation_alias=_env("NEWSLETTER_CATCHUP_HOURS"), ge=0, le=23
+    )
+    # arXiv announces nothing on weekends and holidays: no daily digest then, by default.
+    send_on_quiet_days: bool = Field(
+        False, validation_alias=_env("NEWSLETTER_SEND_ON_QUIET_DAYS")
+    )
+    arxiv_holidays: CommaList = Field(
+        default_factory=list, validation_alias=_env("NEWSLETTER_ARXIV_HOLIDAYS")
+    )
+    plan_interval_seconds: float = Field(
+        300.0, validation_alias=_env("NEWSLETTER_PLAN_INTERVAL_SECONDS"), gt=0
+    )
     smtp_host: str = Field("127.0.0.1", validation_alias=_env("NEWSLETTER_SMTP_HOST"))
     smtp_port: int = Field(25, validation_alias=_env("NEWSLETTER_SMTP_PORT"), ge=1, le=65535)
     smtp_user: str | None = Field(None, validation_alias=_env("NEWSLETTER_SMTP_USER"))
@@ -197,7 +230,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA timezone {value!r}") from None
         return value
 
-    @field_validator("arxiv_categories", "ingest_sources", mode="before")
+    @field_validator("arxiv_categories", "ingest_sources", "arxiv_holidays", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -216,6 +249,16 @@ class Settings(BaseSettings):
         unknown = [item for item in value if item not in known]
         if unknown:
             raise ValueError(f"unknown source(s) {unknown}; choose from {sorted(known)}")
+        return value
+
+    @field_validator("arxiv_holidays")
+    @classmethod
+    def _iso_dates(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                date.fromisoformat(item)
+            except ValueError:
+                raise ValueError(f"not an ISO date (YYYY-MM-DD): {item!r}") from None
         return value
 
     @field_validator("schedule_arxiv_rss", "schedule_arxiv", "schedule_hf", "schedule_oai")

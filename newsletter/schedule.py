@@ -3,19 +3,33 @@
 An edition is named by the subscriber's *local* date (or ISO week), so a reader in Tokyo
 and one in Denver both get "daily-2026-11-26" at their own 07:00; the unique key on
 Delivery makes a second plan of the same edition a no-op.
+
+The rules a person would expect, whatever the clock or the beat does:
+- a send time that has passed today is due until it is delivered (a missed tick, a
+  DST jump over the hour, or an hour moved earlier mean late, never lost);
+- a send time missed just before local midnight is still honoured for a few hours
+  after it (`catchup_hours`), for yesterday's edition, but only for readers who were
+  already subscribed then (a new reader does not get yesterday's digest too);
+- the unique (edition, subscriber) key means never twice, whatever moves;
+- daily digests pause on arXiv's quiet days (weekends, configured holidays) unless
+  `send_on_quiet_days` is set: there is nothing new to announce.
 """
 
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
+from newsletter.config import get_settings
 from newsletter.models import Delivery, Edition, Frequency, Subscriber, SubscriberStatus
-from newsletter.timeutil import utcnow
+from newsletter.timeutil import as_utc, utcnow
+
+SATURDAY, SUNDAY = 5, 6
 
 
 @dataclass(frozen=True)
@@ -28,17 +42,48 @@ class LocalSlot:
 
     @property
     def daily_key(self) -> str:
-        return f"daily-{self.local_date.isoformat()}"
+        return daily_key(self.local_date)
 
     @property
     def weekly_key(self) -> str:
-        year, week, _ = self.local_date.isocalendar()
-        return f"weekly-{year}-W{week:02d}"
+        return weekly_key(self.local_date)
+
+
+def daily_key(day: date) -> str:
+    return f"daily-{day.isoformat()}"
+
+
+def weekly_key(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"weekly-{year}-W{week:02d}"
 
 
 def local_slot(timezone: str, now: datetime) -> LocalSlot:
     local = now.astimezone(zoneinfo.ZoneInfo(timezone))
     return LocalSlot(timezone, local.date(), local.hour)
+
+
+def send_time(timezone: str, day: date, hour: int) -> datetime:
+    """Return the UTC instant of `hour`:00 local on `day`.
+
+    A wall time skipped by a DST jump (02:00 on a spring-forward night) resolves to the
+    instant an hour later on the wall clock, so the reader still gets that day's digest.
+    """
+    local = datetime(day.year, day.month, day.day, hour, tzinfo=zoneinfo.ZoneInfo(timezone))
+    return local.astimezone(UTC)
+
+
+def is_quiet_day(day: date, holidays: Iterable[str] | None = None) -> bool:
+    """Tell whether arXiv announces nothing on `day` (weekend or a configured holiday)."""
+    if holidays is None:
+        holidays = get_settings().arxiv_holidays
+    return day.weekday() in (SATURDAY, SUNDAY) or day.isoformat() in set(holidays)
+
+
+def daily_edition_runs(day: date) -> bool:
+    """Tell whether a daily edition goes out on `day` (quiet days only when configured)."""
+    settings = get_settings()
+    return settings.send_on_quiet_days or not is_quiet_day(day, settings.arxiv_holidays)
 
 
 def edition_window(key: str) -> tuple[datetime, datetime]:
@@ -47,12 +92,10 @@ def edition_window(key: str) -> tuple[datetime, datetime]:
     if kind == Frequency.WEEKLY:
         year, week = rest.split("-W")
         start_day = date.fromisocalendar(int(year), int(week), 1)
-        start = datetime(
-            start_day.year, start_day.month, start_day.day, tzinfo=zoneinfo.ZoneInfo("UTC")
-        )
+        start = datetime(start_day.year, start_day.month, start_day.day, tzinfo=UTC)
         return start - timedelta(days=7), start + timedelta(days=7)
     day = date.fromisoformat(rest)
-    start = datetime(day.year, day.month, day.day, tzinfo=zoneinfo.ZoneInfo("UTC"))
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return start - timedelta(days=1), start + timedelta(days=1)
 
 
@@ -62,39 +105,88 @@ class DueSubscriber:
     edition_key: str
 
 
+def _without_delivery(key: str) -> object:
+    return ~exists().where(
+        and_(
+            Delivery.subscriber_id == Subscriber.id,
+            Delivery.edition_id == Edition.id,
+            Edition.key == key,
+        )
+    )
+
+
 def due_subscribers(session: Session, now: datetime) -> list[DueSubscriber]:
     """List active subscribers whose send time has come and who lack a delivery for it.
 
-    Grouped by timezone so the work is one query per distinct timezone, not per person.
+    A handful of queries per distinct timezone (today's and yesterday's slots, daily and
+    weekly), never one per person.
     """
+    settings = get_settings()
+    catchup = timedelta(hours=settings.catchup_hours)
     timezones = session.scalars(
         select(Subscriber.timezone).where(Subscriber.status == SubscriberStatus.ACTIVE).distinct()
     ).all()
     due: list[DueSubscriber] = []
     for tz in timezones:
         slot = local_slot(tz, now)
-        for frequency, key in (
-            (Frequency.DAILY, slot.daily_key),
-            (Frequency.WEEKLY, slot.weekly_key),
-        ):
-            already = exists().where(
-                and_(
-                    Delivery.subscriber_id == Subscriber.id,
-                    Delivery.edition_id == Edition.id,
-                    Edition.key == key,
-                )
-            )
-            query = select(Subscriber.id).where(
-                Subscriber.status == SubscriberStatus.ACTIVE,
-                Subscriber.timezone == tz,
-                Subscriber.frequency == frequency,
+        today, yesterday = slot.local_date, slot.local_date - timedelta(days=1)
+        base = select(Subscriber.id, Subscriber.send_hour).where(
+            Subscriber.status == SubscriberStatus.ACTIVE, Subscriber.timezone == tz
+        )
+        # Today's send times that have passed: due until delivered, however late.
+        if daily_edition_runs(today):
+            query = base.where(
+                Subscriber.frequency == Frequency.DAILY,
                 Subscriber.send_hour <= slot.local_hour,
-                ~already,
+                _without_delivery(daily_key(today)),  # type: ignore[arg-type]
             )
-            if frequency == Frequency.WEEKLY:
-                query = query.where(Subscriber.weekday == slot.local_date.weekday())
-            due.extend(DueSubscriber(sid, key) for sid in session.scalars(query))
+            due.extend(DueSubscriber(sid, daily_key(today)) for sid, _ in session.execute(query))
+        query = base.where(
+            Subscriber.frequency == Frequency.WEEKLY,
+            Subscriber.weekday == today.weekday(),
+            Subscriber.send_hour <= slot.local_hour,
+            _without_delivery(weekly_key(today)),  # type: ignore[arg-type]
+        )
+        due.extend(DueSubscriber(sid, weekly_key(today)) for sid, _ in session.execute(query))
+        # Yesterday's send times missed by at most `catchup` (across local midnight).
+        hours = [
+            h
+            for h in range(slot.local_hour + 1, 24)
+            if now - catchup <= send_time(tz, yesterday, h) <= now
+        ]
+        if not hours:
+            continue
+        late: list[tuple[int, int, str]] = []
+        if daily_edition_runs(yesterday):
+            query = base.where(
+                Subscriber.frequency == Frequency.DAILY,
+                Subscriber.send_hour.in_(hours),
+                _without_delivery(daily_key(yesterday)),  # type: ignore[arg-type]
+            )
+            late.extend((sid, hour, daily_key(yesterday)) for sid, hour in session.execute(query))
+        query = base.where(
+            Subscriber.frequency == Frequency.WEEKLY,
+            Subscriber.weekday == yesterday.weekday(),
+            Subscriber.send_hour.in_(hours),
+            _without_delivery(weekly_key(yesterday)),  # type: ignore[arg-type]
+        )
+        late.extend((sid, hour, weekly_key(yesterday)) for sid, hour in session.execute(query))
+        if late:
+            joined = _joined_at(session, [sid for sid, _, _ in late])
+            for sid, hour, key in late:
+                # Only readers who were subscribed when the slot passed missed it.
+                if joined[sid] <= send_time(tz, yesterday, hour):
+                    due.append(DueSubscriber(sid, key))
     return due
+
+
+def _joined_at(session: Session, ids: list[int]) -> dict[int, datetime]:
+    rows = session.execute(
+        select(Subscriber.id, func.coalesce(Subscriber.confirmed_at, Subscriber.created_at)).where(
+            Subscriber.id.in_(ids)
+        )
+    ).all()
+    return {int(sid): as_utc(when) for sid, when in rows}
 
 
 def count_active(session: Session) -> int:
@@ -109,21 +201,46 @@ def count_active(session: Session) -> int:
 
 
 def next_send_time(subscriber: Subscriber, now: datetime) -> datetime:
-    """Return the next local send time after `now` (aware, in the subscriber's timezone)."""
+    """Return the next local send time after `now` (aware, in the subscriber's timezone).
+
+    Daily digests skip arXiv's quiet days unless configured otherwise, so the label in
+    the email and on the web page names the day the next digest really comes.
+    """
     tz = zoneinfo.ZoneInfo(subscriber.timezone)
     local = now.astimezone(tz)
-    candidate = local.replace(hour=subscriber.send_hour, minute=0, second=0, microsecond=0)
-    step = timedelta(days=1)
-    while candidate <= local or (
-        subscriber.frequency == Frequency.WEEKLY and candidate.weekday() != subscriber.weekday
-    ):
-        # Re-attach the wall time each day so DST shifts keep the same local hour.
-        day = (candidate + step).date()
+    day = local.date()
+    for _ in range(400):
         candidate = datetime(day.year, day.month, day.day, subscriber.send_hour, tzinfo=tz)
-    return candidate
+        if candidate > local and _sends_on(subscriber, day):
+            return candidate
+        day += timedelta(days=1)
+    raise ValueError("no send day found within a year")  # only with absurd holiday lists
+
+
+def _sends_on(subscriber: Subscriber, day: date) -> bool:
+    if subscriber.frequency == Frequency.WEEKLY:
+        return day.weekday() == subscriber.weekday
+    return daily_edition_runs(day)
 
 
 def next_due_label(subscriber: Subscriber, now: datetime | None = None) -> str:
     """Say when the next digest is due, in the reader's own time."""
     when = next_send_time(subscriber, now or utcnow())
     return when.strftime("%A %d %B, %H:%M ") + subscriber.timezone
+
+
+__all__ = [
+    "DueSubscriber",
+    "LocalSlot",
+    "count_active",
+    "daily_edition_runs",
+    "daily_key",
+    "due_subscribers",
+    "edition_window",
+    "is_quiet_day",
+    "local_slot",
+    "next_due_label",
+    "next_send_time",
+    "send_time",
+    "weekly_key",
+]
