@@ -1,0 +1,181 @@
+"""/webhooks/ses over HTTP: signed SNS posts are applied once, forged ones are refused."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from newsletter.db import session_scope
+from newsletter.models import EmailEvent, SubscriberStatus, Suppression
+from newsletter.web.app import create_app
+from newsletter.web.routes.webhooks import get_sns_verifier
+from tests.subscriptions.factories import make_sent_digest, make_subscriber, reload
+from tests.subscriptions.sns_helpers import (
+    TOPIC,
+    FakeAws,
+    bounce,
+    complaint,
+    delivery,
+    key_and_cert,
+    notification,
+    sign,
+    subscription_confirmation,
+)
+
+
+@pytest.fixture
+def aws() -> FakeAws:
+    return FakeAws()
+
+
+@pytest.fixture
+def sns_client(aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setenv("NEWSLETTER_SNS_TOPIC_ARN", TOPIC)
+    from newsletter.config import get_settings
+
+    get_settings.cache_clear()
+    app = create_app()
+    verifier = aws.verifier()
+    app.dependency_overrides[get_sns_verifier] = lambda: verifier
+    with TestClient(app) as client:
+        yield client
+
+
+def post(client: TestClient, message: dict, *, header: str | None = None):
+    return client.post(
+        "/webhooks/ses",
+        content=json.dumps(message).encode(),
+        headers={
+            "content-type": "text/plain; charset=UTF-8",
+            "x-amz-sns-message-type": header or message.get("Type", "Notification"),
+        },
+    )
+
+
+def count(model: type) -> int:
+    with session_scope() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@pytest.mark.parametrize("shape", ["notificationType", "eventType"])
+def test_a_signed_permanent_bounce_suppresses_the_subscriber(
+    sns_client: TestClient, db_url: str, shape: str
+):
+    subscriber = make_subscriber("reader@example.org")
+    make_sent_digest(subscriber.id, [("2411.00001", "P")], message_id="ses-1")
+    response = post(sns_client, notification(bounce(["reader@example.org"], shape=shape)))
+    assert response.status_code == 200
+    assert response.json() == {"status": "suppressed"}
+    assert reload(subscriber.id).status == SubscriberStatus.BOUNCED
+    assert count(Suppression) == 1
+
+
+def test_a_signed_complaint_suppresses_and_a_delivery_is_only_recorded(sns_client: TestClient):
+    make_subscriber("a@example.org")
+    make_subscriber("b@example.org")
+    assert post(sns_client, notification(delivery(["a@example.org"]))).json() == {
+        "status": "recorded"
+    }
+    assert post(sns_client, notification(complaint(["b@example.org"]))).json() == {
+        "status": "suppressed"
+    }
+    assert reload(1).status == SubscriberStatus.ACTIVE
+    assert reload(2).status == SubscriberStatus.COMPLAINED
+
+
+def test_a_redelivered_notification_is_applied_once(sns_client: TestClient):
+    make_subscriber("reader@example.org")
+    message = notification(bounce(["reader@example.org"]), message_id="sns-same")
+    assert post(sns_client, message).json() == {"status": "suppressed"}
+    assert post(sns_client, message).json() == {"status": "duplicate"}
+    assert count(EmailEvent) == 1
+
+
+def test_a_transient_bounce_is_recorded_without_suppressing(sns_client: TestClient):
+    subscriber = make_subscriber("reader@example.org")
+    response = post(
+        sns_client, notification(bounce(["reader@example.org"], bounce_type="Transient"))
+    )
+    assert response.json() == {"status": "recorded"}
+    assert reload(subscriber.id).status == SubscriberStatus.ACTIVE
+    assert count(Suppression) == 0
+
+
+def test_forged_messages_are_refused_and_change_nothing(sns_client: TestClient, aws: FakeAws):
+    subscriber = make_subscriber("victim@example.org")
+    good = notification(bounce(["someone@example.org"]))
+    tampered = {**good, "Message": json.dumps(bounce(["victim@example.org"]))}
+    other_key = key_and_cert("attacker")[0]
+    resigned = sign(
+        {k: v for k, v in notification(bounce(["victim@example.org"])).items() if k != "Signature"},
+        key=other_key,
+    )
+    wrong_host = notification(
+        bounce(["victim@example.org"]),
+        SigningCertURL="https://evil.example/SimpleNotificationService.pem",
+    )
+    wrong_topic = notification(
+        bounce(["victim@example.org"]), topic="arn:aws:sns:us-east-1:999999999999:theirs"
+    )
+    for forged, reason in (
+        (tampered, "signature does not match"),
+        (resigned, "signature does not match"),
+        (wrong_host, "SigningCertURL"),
+        (wrong_topic, "unexpected topic"),
+    ):
+        response = post(sns_client, forged)
+        assert response.status_code == 403, forged
+        assert reason in response.json()["error"]
+    assert reload(subscriber.id).status == SubscriberStatus.ACTIVE
+    assert count(Suppression) == 0
+    assert count(EmailEvent) == 0
+    assert "https://evil.example/SimpleNotificationService.pem" not in aws.certificate_fetches
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{", b"[1]", b'{"Type": "Notification"}', b'{"Type": "Other", "MessageId": "x"}'],
+)
+def test_bodies_that_are_not_sns_get_a_400(sns_client: TestClient, body: bytes):
+    response = sns_client.post("/webhooks/ses", content=body)
+    assert response.status_code == 400
+    assert "error" in response.json()
+
+
+def test_a_type_header_that_disagrees_with_the_body_is_refused(sns_client: TestClient):
+    response = post(
+        sns_client, notification(delivery(["a@example.org"])), header="SubscriptionConfirmation"
+    )
+    assert response.status_code == 400
+
+
+def test_a_subscription_confirmation_is_confirmed_by_visiting_sns(
+    sns_client: TestClient, aws: FakeAws
+):
+    message = subscription_confirmation()
+    response = post(sns_client, message)
+    assert response.status_code == 200
+    assert aws.confirmations == [message["SubscribeURL"]]
+
+
+def test_a_confirmation_pointing_away_from_sns_is_not_visited(sns_client: TestClient, aws: FakeAws):
+    message = subscription_confirmation("https://evil.example/confirm?x=1")
+    response = post(sns_client, message)
+    assert response.status_code == 403
+    assert aws.confirmations == []
+
+
+def test_without_a_configured_topic_the_webhook_refuses_everything(client: TestClient):
+    make_subscriber("reader@example.org")
+    response = post(client, notification(bounce(["reader@example.org"])))
+    assert response.status_code == 503
+    assert "NEWSLETTER_SNS_TOPIC_ARN" in response.json()["error"]
+    assert reload(1).status == SubscriberStatus.ACTIVE
+
+
+def test_get_on_the_webhook_is_not_allowed(sns_client: TestClient):
+    assert sns_client.get("/webhooks/ses").status_code == 405
