@@ -222,6 +222,11 @@ from newsletter.ranking.commands import rank_command  # noqa: E402
 
 cli.add_command(rank_command)
 
+from newsletter.web import commands as web_commands  # noqa: E402
+
+cli.add_command(web_commands.queues)
+cli.add_command(web_commands.web)
+
 
 def main() -> None:
     """Console-script entry point."""
