@@ -14,8 +14,10 @@ lose each other's changes:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, literal_column, select, text
@@ -26,7 +28,7 @@ from newsletter.ingest.normalise import PaperRecord
 from newsletter.models import Paper
 from newsletter.timeutil import as_utc, utcnow
 
-BATCH_SIZE = 500  # 26 columns x 500 rows stays under both databases' parameter limits
+BATCH_SIZE = 500  # rows per statement: big enough to amortise a round trip, small enough to stream
 
 _TABLE: Table = Paper.__table__  # type: ignore[assignment]
 
@@ -221,14 +223,11 @@ def _upsert_batch(session: Session, dialect: str, batch: Sequence[PaperRecord]) 
         sets = _set_clauses(
             dialect, version_known=version_known, upvotes=upvotes, comments=comments
         )
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        base = insert(_TABLE).values([_row(record, now) for record in group])
-        set_: dict[str, Any] = {name: literal_column(expr) for name, expr in sets.items()}
-        set_["last_seen_at"] = base.excluded.last_seen_at
-        stmt = base.on_conflict_do_update(
-            index_elements=["arxiv_id"], set_=set_, where=text(_changed(dialect, sets))
-        ).returning(_TABLE.c.arxiv_id)
-        touched.update(session.execute(stmt).scalars())
+        rows = [_row(record, now) for record in group]
+        if dialect == "postgresql":
+            touched.update(_execute_pg(session, sets, rows))
+        else:
+            touched.update(_execute_generic(session, dialect, sets, rows))
     # Keep ORM objects already loaded in this session from showing stale values.
     session.expire_all()
     return UpsertCounts(
@@ -236,3 +235,46 @@ def _upsert_batch(session: Session, dialect: str, batch: Sequence[PaperRecord]) 
         updated=len(touched & existing),
         unchanged=len(set(keys) - touched),
     )
+
+
+def _execute_generic(
+    session: Session, dialect: str, sets: dict[str, str], rows: list[dict[str, Any]]
+) -> list[str]:
+    """Run the upsert as an executemany (SQLAlchemy batches it into multi-row VALUES)."""
+    base = postgresql.insert(_TABLE) if dialect == "postgresql" else sqlite.insert(_TABLE)
+    set_: dict[str, Any] = {name: literal_column(expr) for name, expr in sets.items()}
+    set_["last_seen_at"] = base.excluded.last_seen_at
+    stmt = base.on_conflict_do_update(
+        index_elements=["arxiv_id"], set_=set_, where=text(_changed(dialect, sets))
+    ).returning(_TABLE.c.arxiv_id)
+    return list(session.connection().execute(stmt, rows).scalars())
+
+
+_COLUMNS = [c.name for c in _TABLE.columns if c.name != "id"]
+
+
+def _execute_pg(session: Session, sets: dict[str, str], rows: list[dict[str, Any]]) -> list[str]:
+    """Send the whole batch as one JSON parameter, unpacked server-side into table rows.
+
+    Thousands of bind parameters cost more in client-side query handling than the
+    database spends on the rows; json_populate_recordset turns one parameter into typed
+    rows of the papers table, so a 500-row batch is one short statement.
+    """
+    columns = ", ".join(_COLUMNS)
+    assignments = ", ".join(f"{name} = {expr}" for name, expr in sets.items())
+    sql = (
+        f"INSERT INTO papers ({columns}) "
+        f"SELECT {columns} FROM json_populate_recordset(CAST(NULL AS papers), CAST(:rows AS json)) "
+        f"ON CONFLICT (arxiv_id) DO UPDATE SET {assignments}, "
+        "last_seen_at = excluded.last_seen_at "
+        f"WHERE {_changed('postgresql', sets)} "
+        "RETURNING arxiv_id"
+    )
+    payload = json.dumps(rows, default=_json_default, ensure_ascii=False)
+    return list(session.execute(text(sql), {"rows": payload}).scalars())
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
