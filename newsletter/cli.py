@@ -191,18 +191,6 @@ def subscribers_list(as_json: bool, status: str | None) -> None:
 # --- pipeline ---------------------------------------------------------------------
 
 
-@cli.command("send-due")
-@click.option("--now", default=None, help="Pretend it is this time (ISO 8601 with offset).")
-@friendly_errors
-def send_due(now: str | None) -> None:
-    """Plan and run what is due (in-process on the embedded default, else via the queues)."""
-    from newsletter.runner import run_due
-
-    ready_database()
-    report = run_due(parse_now(now))
-    click.echo(report.summary())
-
-
 @cli.command("demo")
 @friendly_errors
 def demo() -> None:
@@ -226,6 +214,12 @@ from newsletter.web import commands as web_commands  # noqa: E402
 
 cli.add_command(web_commands.queues)
 cli.add_command(web_commands.web)
+
+
+from newsletter.delivery.commands import COMMANDS as _delivery_commands  # noqa: E402
+
+for _command in _delivery_commands:
+    cli.add_command(_command)
 
 
 def main() -> None:

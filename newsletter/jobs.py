@@ -7,22 +7,38 @@ in-process on the embedded default.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import random
+from datetime import datetime, timedelta
 from typing import Any
+
+import redis
+import sqlalchemy.exc
 
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.delivery import state
-from newsletter.delivery.backends import make_sender
-from newsletter.delivery.base import Sender
+from newsletter.delivery import breaker, state
+from newsletter.delivery.backends import make_limiter, make_sender
+from newsletter.delivery.base import Sender, TransientSendError
+from newsletter.delivery.ratelimit import RateLimiter, RateLimitTimeout
 from newsletter.delivery.send import Outcome, send_delivery
 from newsletter.pipeline import chunked, pick_papers, plan_due
 
-__all__ = ["chunked", "expire", "ingest", "pick", "plan", "send"]
+__all__ = ["backoff", "chunked", "expire", "ingest", "pick", "plan", "send", "sweep"]
 
 log = logging.getLogger(__name__)
 
+# Errors worth retrying a task for: the provider said "later", or the database or
+# Redis connection dropped (the claim makes running the task again safe).
+RETRYABLE_SEND: tuple[type[Exception], ...] = (TransientSendError, RateLimitTimeout)
+RETRYABLE_INFRA: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
 _sender: Sender | None = None
+_limiter: RateLimiter | None = None
 
 
 def sender() -> Sender:
@@ -31,6 +47,26 @@ def sender() -> Sender:
     if _sender is None:
         _sender = make_sender(get_settings())
     return _sender
+
+
+def limiter() -> RateLimiter:
+    """Return this process's rate limiter (the bucket itself is shared through Redis)."""
+    global _limiter
+    if _limiter is None:
+        _limiter = make_limiter(get_settings(), sender())
+    return _limiter
+
+
+def backoff(retries: int, retry_after: float | None = None) -> float:
+    """Seconds before retry number `retries`: exponential, capped, with jitter.
+
+    The jitter spreads the workers that were throttled together, so they do not all come
+    back in the same instant and get throttled again.
+    """
+    cap = get_settings().send_retry_max_seconds
+    ceiling = min(cap, 2.0 ** min(retries, 20))
+    delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+    return max(delay, min(cap, retry_after or 0.0))
 
 
 def ingest(source: str, **options: Any) -> dict[str, Any]:
@@ -55,13 +91,43 @@ def pick(delivery_ids: list[int], now: datetime | None = None) -> list[int]:
 
 
 def send(delivery_ids: list[int]) -> dict[str, int]:
-    """Send each delivery in turn; a retryable error stops the chunk and propagates."""
+    """Send each delivery in turn; a retryable error stops the chunk and propagates.
+
+    When sending is paused (breaker open) the rest of the chunk stays pending and
+    nothing is retried: resuming, or the window freeing up, puts them back on the queue.
+    """
     counts = {outcome.value: 0 for outcome in Outcome}
-    the_sender = sender()
-    for delivery_id in delivery_ids:
-        outcome = send_delivery(delivery_id, the_sender)
+    with session_scope() as session:
+        if breaker.is_open(session):
+            counts[Outcome.PAUSED] = len(delivery_ids)
+            return counts
+    the_sender, the_limiter = sender(), limiter()
+    for n, delivery_id in enumerate(delivery_ids):
+        outcome = send_delivery(delivery_id, the_sender, the_limiter)
+        if outcome == Outcome.PAUSED:
+            counts[Outcome.PAUSED] += len(delivery_ids) - n
+            break
         counts[outcome.value] += 1
     return counts
+
+
+def sweep(*, everything: bool = False) -> list[int]:
+    """Expire stuck claims and return pending rows whose task messages were lost.
+
+    `everything` returns every pending row (the in-process runner has no queue that
+    could still hold them). Nothing is returned while sending is paused.
+    """
+    with session_scope() as session:
+        expired = state.expire_leases(session)
+        if expired:
+            log.error("%d deliveries became uncertain (lease expired while sending)", expired)
+    with session_scope() as session:
+        if breaker.is_open(session):
+            return []
+        if everything:
+            return state.pending_ids(session)
+        older = timedelta(seconds=get_settings().requeue_after_seconds)
+        return state.stale_pending(session, older)
 
 
 def expire() -> int:

@@ -43,7 +43,9 @@ def run_due(now: datetime | None = None, *, inline: bool | None = None) -> RunRe
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = inline
     try:
-        planned = plan_due.apply(args=(now.isoformat(),)).get() if inline else None
+        # In-process there is no queue that could still hold pending rows, so every
+        # pending row (an earlier run's throttled leftovers too) goes out now.
+        planned = plan_due.apply(args=(now.isoformat(), True)).get() if inline else None
         if not inline:
             plan_due.delay(now.isoformat())
     finally:
@@ -69,3 +71,24 @@ def edition_states(now: datetime) -> dict[str, Counter[str]]:
         for key, state, count in rows:
             out.setdefault(key, Counter())[state] = count
     return out
+
+
+def requeue(delivery_ids: list[int], *, inline: bool | None = None) -> str:
+    """Send these (pending) deliveries again: in-process when embedded, else via the queues."""
+    from newsletter import jobs
+    from workers.tasks import pick_chunk
+
+    inline = get_settings().embedded if inline is None else inline
+    if not inline:
+        for chunk in jobs.chunked(delivery_ids):
+            pick_chunk.delay(chunk)
+        return f"queued {len(delivery_ids)} deliveries for the workers"
+    totals: Counter[str] = Counter()
+    for chunk in jobs.chunked(delivery_ids):
+        ready = jobs.pick(chunk)
+        try:
+            totals.update(jobs.send(ready))
+        except jobs.RETRYABLE_SEND as exc:
+            totals["retry_later"] += len(ready)
+            return f"stopped: {exc}; the rest stays pending ({dict(totals)})"
+    return ", ".join(f"{n} {k}" for k, n in sorted(totals.items()) if n) or "nothing to send"

@@ -29,6 +29,10 @@ def _reset_process_state() -> None:
 
     reconfigure(app)
     jobs._sender = None
+    jobs._limiter = None
+    from newsletter.delivery import breaker
+
+    breaker._cache.clear()
     pipeline._models.clear()
     email_environment.cache_clear()
 

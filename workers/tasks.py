@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from newsletter import jobs
-from newsletter.delivery.base import AccountSendError, TransientSendError
 from workers.app import app
 
 log = logging.getLogger(__name__)
@@ -18,37 +17,53 @@ def ingest_source(source: str, options: dict[str, Any] | None = None) -> dict[st
     return jobs.ingest(source, **(options or {}))
 
 
-@app.task(name="workers.tasks.plan_due")
-def plan_due(now: str | None = None) -> int:
+@app.task(
+    name="workers.tasks.plan_due",
+    bind=True,
+    autoretry_for=jobs.RETRYABLE_INFRA,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=10,
+)
+def plan_due(self: Any, now: str | None = None, sweep_all: bool = False) -> int:
+    """Plan who is due, and put back on the queue pending rows whose messages were lost."""
     ids = jobs.plan(datetime.fromisoformat(now) if now else None)
+    stale = jobs.sweep(everything=sweep_all)
     # Enqueue only after plan() committed: a worker must find the rows it is told about.
-    for chunk in jobs.chunked(ids):
+    for chunk in jobs.chunked(sorted(set(ids) | set(stale))):
         pick_chunk.delay(chunk)
     return len(ids)
 
 
-@app.task(name="workers.tasks.pick_chunk")
-def pick_chunk(delivery_ids: list[int]) -> int:
+@app.task(
+    name="workers.tasks.pick_chunk",
+    bind=True,
+    autoretry_for=jobs.RETRYABLE_INFRA,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=None,
+)
+def pick_chunk(self: Any, delivery_ids: list[int]) -> int:
     ready = jobs.pick(delivery_ids)
     if ready:
         send_chunk.delay(ready)
     return len(ready)
 
 
-@app.task(
-    name="workers.tasks.send_chunk",
-    bind=True,
-    max_retries=None,
-    autoretry_for=(),
-)
+@app.task(name="workers.tasks.send_chunk", bind=True, max_retries=None)
 def send_chunk(self: Any, delivery_ids: list[int]) -> dict[str, int]:
     try:
         return jobs.send(delivery_ids)
-    except (TransientSendError, AccountSendError) as exc:
+    except (*jobs.RETRYABLE_SEND, *jobs.RETRYABLE_INFRA) as exc:
         # jobs.send stops at the first retryable error and released that row; the rows
-        # it had not reached are still pending, so retrying the whole chunk is safe.
-        countdown = getattr(exc, "retry_after", None) or min(300, 2 ** min(self.request.retries, 8))
-        log.warning("send chunk retry in %ss: %s", countdown, exc)
+        # it had not reached are still pending, so retrying the whole chunk is safe
+        # (rows already sent are not claimed again).
+        if self.request.is_eager:
+            # In-process: no queue to wait on; the rows stay pending for the next run.
+            log.warning("send stopped (%s); pending rows go out on the next run", exc)
+            return {"retry_later": len(delivery_ids)}
+        countdown = jobs.backoff(self.request.retries, getattr(exc, "retry_after", None))
+        log.warning("send chunk retry in %.1fs: %s", countdown, exc)
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 

@@ -1,13 +1,29 @@
-"""Pick the sender backend named by NEWSLETTER_MAIL_BACKEND."""
+"""Pick the sender backend named by NEWSLETTER_MAIL_BACKEND, and size its rate limiter."""
 
 from __future__ import annotations
 
+import logging
+
+import redis
+
 from newsletter.config import Settings
-from newsletter.delivery.base import Sender
+from newsletter.delivery.base import Sender, SendError
 from newsletter.delivery.console import ConsoleSender
 from newsletter.delivery.file import FileSender
+from newsletter.delivery.ratelimit import (
+    LocalTokenBucket,
+    NoLimit,
+    RateLimiter,
+    RedisTokenBucket,
+    cached_account,
+)
 from newsletter.delivery.ses import SesSender
 from newsletter.delivery.smtp import SmtpSender
+
+log = logging.getLogger(__name__)
+
+# SES's sandbox rate: the safe guess when GetAccount cannot be read.
+FALLBACK_SES_RATE = 1.0
 
 
 def make_sender(settings: Settings) -> Sender:
@@ -29,4 +45,40 @@ def make_sender(settings: Settings) -> Sender:
         sender=settings.mail_from,
         endpoint_url=settings.ses_endpoint_url,
         configuration_set=settings.ses_configuration_set,
+        timeout=settings.ses_timeout,
     )
+
+
+def make_limiter(settings: Settings, sender: Sender) -> RateLimiter:
+    """Build the limiter every send goes through.
+
+    With Redis: one bucket for the whole fleet, at NEWSLETTER_SEND_RATE or SES's
+    MaxSendRate (GetAccount, cached), counting down the 24-hour quota. Without Redis
+    (embedded): an in-process bucket when a rate is known, else no limit.
+    """
+    if settings.redis_url is None:
+        rate = settings.send_rate
+        if rate is None and isinstance(sender, SesSender):
+            rate = _ses_rate(sender, None)
+        return LocalTokenBucket(rate) if rate else NoLimit()
+    if settings.send_rate is None and not isinstance(sender, SesSender):
+        return NoLimit()
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
+    )
+
+    def rate_source() -> float:
+        rate = _ses_rate(sender, client) if isinstance(sender, SesSender) else None
+        return settings.send_rate or rate or FALLBACK_SES_RATE
+
+    return RedisTokenBucket(client, rate_source)
+
+
+def _ses_rate(sender: SesSender, client: redis.Redis | None) -> float | None:
+    try:
+        account = cached_account(client, sender.account) if client else sender.account()
+    except SendError as exc:
+        log.warning("cannot read SES GetAccount (%s); sending at %s/s", exc, FALLBACK_SES_RATE)
+        return None
+    rate = account.get("SendQuota", {}).get("MaxSendRate")
+    return float(rate) if rate else None

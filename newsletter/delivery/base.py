@@ -36,12 +36,23 @@ class TransientSendError(SendError):
         self.retry_after = retry_after
 
 
+class UncertainSendError(SendError):
+    """The request went out but no answer came back: the provider may have sent it.
+
+    Retrying could mail the reader twice, so the row becomes `uncertain` for an operator.
+    """
+
+
 class PermanentSendError(SendError):
     """The provider refused this message for good (bad address, rejected content)."""
 
 
 class AccountSendError(SendError):
     """The account cannot send at all (paused, unverified, quota): stop the send queue."""
+
+
+class QuotaSendError(AccountSendError):
+    """The 24-hour sending quota is used up: pause until the window frees, no retry storm."""
 
 
 class Sender(Protocol):

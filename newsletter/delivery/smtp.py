@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import smtplib
+import ssl
 from email.utils import make_msgid
 
 from newsletter.delivery.base import (
+    AccountSendError,
     OutgoingEmail,
     PermanentSendError,
     SendResult,
@@ -26,20 +28,28 @@ class SmtpSender:
         password: str | None = None,
         starttls: bool = False,
         timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host, self.port, self.sender = host, port, sender
         self.user, self.password, self.starttls, self.timeout = user, password, starttls, timeout
+        # Verify the relay's certificate (system CAs) unless a context says otherwise.
+        self.ssl_context = ssl_context or ssl.create_default_context()
 
     def send(self, email: OutgoingEmail) -> SendResult:
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as client:
                 if self.starttls:
-                    client.starttls()
+                    client.starttls(context=self.ssl_context)
                 if self.user:
                     client.login(self.user, self.password or "")
                 client.sendmail(self.sender, [email.recipient], email.raw)
         except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            if codes and all(400 <= code < 500 for code in codes):
+                raise TransientSendError(f"recipient deferred: {exc.recipients}") from exc
             raise PermanentSendError(f"recipient refused: {exc.recipients}") from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            raise AccountSendError(f"SMTP login refused: {exc.smtp_code}") from exc
         except smtplib.SMTPResponseException as exc:
             if 400 <= exc.smtp_code < 500:
                 raise TransientSendError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from newsletter.config import get_settings
 from newsletter.models import Delivery, DeliveryState
 from newsletter.timeutil import utcnow
 
-LEASE = timedelta(minutes=10)
+
+def lease() -> timedelta:
+    """How long a claim lasts: longer than any one provider call can take."""
+    return timedelta(seconds=get_settings().send_lease_seconds)
 
 
 def claim(session: Session, delivery_id: int, now: datetime | None = None) -> bool:
@@ -31,7 +35,7 @@ def claim(session: Session, delivery_id: int, now: datetime | None = None) -> bo
         .values(
             state=DeliveryState.SENDING,
             attempts=Delivery.attempts + 1,
-            lease_until=now + LEASE,
+            lease_until=now + lease(),
             updated_at=now,
         )
         .execution_options(synchronize_session=False)
@@ -44,13 +48,14 @@ def _finish(
     delivery_id: int,
     state: DeliveryState,
     *,
-    expected: DeliveryState = DeliveryState.SENDING,
+    expected: DeliveryState | tuple[DeliveryState, ...] = DeliveryState.SENDING,
     **values: object,
 ) -> bool:
     now = utcnow()
+    states = expected if isinstance(expected, tuple) else (expected,)
     result = session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state == expected)
+        .where(Delivery.id == delivery_id, Delivery.state.in_(states))
         .values(state=state, lease_until=None, updated_at=now, **values)
         .execution_options(synchronize_session=False)
     )
@@ -58,10 +63,12 @@ def _finish(
 
 
 def mark_sent(session: Session, delivery_id: int, message_id: str) -> bool:
+    """Record the provider's acceptance; also from `uncertain` (we now know it went out)."""
     return _finish(
         session,
         delivery_id,
         DeliveryState.SENT,
+        expected=(DeliveryState.SENDING, DeliveryState.UNCERTAIN),
         provider_message_id=message_id,
         sent_at=utcnow(),
         last_error=None,
@@ -73,7 +80,19 @@ def mark_failed(session: Session, delivery_id: int, error: str) -> bool:
 
 
 def mark_suppressed(session: Session, delivery_id: int, reason: str) -> bool:
-    return _finish(session, delivery_id, DeliveryState.SUPPRESSED, last_error=reason)
+    """Suppress a pending delivery (checked at send time, before any claim)."""
+    return _finish(
+        session,
+        delivery_id,
+        DeliveryState.SUPPRESSED,
+        expected=DeliveryState.PENDING,
+        last_error=reason,
+    )
+
+
+def mark_uncertain(session: Session, delivery_id: int, error: str) -> bool:
+    """Record that the provider may or may not have sent it (no automatic resend)."""
+    return _finish(session, delivery_id, DeliveryState.UNCERTAIN, last_error=error[:2000])
 
 
 def release(session: Session, delivery_id: int, error: str) -> bool:
@@ -105,3 +124,64 @@ def expire_leases(session: Session, now: datetime | None = None) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def stale_pending(
+    session: Session, older_than: timedelta, now: datetime | None = None
+) -> list[int]:
+    """Return pending rows nobody touched for `older_than`, and touch them.
+
+    Their task messages were lost (a broker restart, a crash between commit and
+    enqueue, a retry held by a worker that died): the caller puts them back on the
+    queues. Touching them means the next sweep leaves them alone for another period;
+    a duplicate task is harmless because the claim decides.
+    """
+    now = now or utcnow()
+    ids = list(
+        session.scalars(
+            select(Delivery.id)
+            .where(Delivery.state == DeliveryState.PENDING, Delivery.updated_at < now - older_than)
+            .order_by(Delivery.id)
+            .limit(50_000)
+        )
+    )
+    for start in range(0, len(ids), 1000):
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(ids[start : start + 1000]),
+                Delivery.state == DeliveryState.PENDING,
+            )
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+def pending_ids(session: Session) -> list[int]:
+    return list(
+        session.scalars(
+            select(Delivery.id).where(Delivery.state == DeliveryState.PENDING).order_by(Delivery.id)
+        )
+    )
+
+
+def reopen(session: Session, from_state: DeliveryState, edition_id: int | None = None) -> list[int]:
+    """Put failed or uncertain rows back to `pending` (an operator's decision); return ids."""
+    query = select(Delivery.id).where(Delivery.state == from_state)
+    if edition_id is not None:
+        query = query.where(Delivery.edition_id == edition_id)
+    ids = list(session.scalars(query.order_by(Delivery.id)))
+    for start in range(0, len(ids), 1000):
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids[start : start + 1000]), Delivery.state == from_state)
+            .values(
+                state=DeliveryState.PENDING,
+                lease_until=None,
+                updated_at=utcnow(),
+                last_error=f"reopened from {from_state} by an operator",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return ids
