@@ -221,6 +221,10 @@ from newsletter.delivery.commands import COMMANDS as _delivery_commands  # noqa:
 for _command in _delivery_commands:
     cli.add_command(_command)
 
+from newsletter.render.commands import preview as preview_command  # noqa: E402
+
+cli.add_command(preview_command)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -1,75 +1,106 @@
-"""Compose one delivery's finished email from its recorded picks."""
+"""Compose one delivery's finished email from its recorded picks and the edition's parts."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.delivery.base import OutgoingEmail
 from newsletter.models import Delivery, Edition, EmailFormat, Paper, Subscriber
-from newsletter.render.digest import DigestPaper, RenderedEmail, render_digest
-from newsletter.render.mime import build_message
+from newsletter.render.digest import HTML_LIMIT, DigestPaper, Pick, Reader
+from newsletter.render.mime import Envelope, digest_bytes
+from newsletter.render.parts import Composed, edition_parts
+from newsletter.render.signing import click_urls, reader_links
 from newsletter.schedule import next_due_label
-from newsletter.subscriptions.links import links_for
 
 
-def digest_papers(session: Session, picks: list[dict[str, object]]) -> list[DigestPaper]:
-    ids = [str(p["arxiv_id"]) for p in picks]
+def digest_paper(paper: Paper) -> DigestPaper:
+    return DigestPaper(
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        abstract=paper.abstract or "",
+        authors=tuple(str(a.get("name", "")) for a in paper.authors or [] if isinstance(a, dict)),
+        categories=tuple(paper.categories or ()),
+        upvotes=paper.upvotes or 0,
+        abs_url=paper.abs_url,
+        pdf_url=paper.pdf_url,
+        hf_url=paper.hf_url,
+        code_url=paper.code_url,
+        project_url=paper.project_url,
+        thumbnail_url=paper.thumbnail_url,
+    )
+
+
+def picks_of(session: Session, recorded: Sequence[dict[str, Any]]) -> list[Pick]:
+    """Turn a Delivery's recorded picks into papers, in order; papers gone since are left out."""
+    ids = [str(p["arxiv_id"]) for p in recorded]
     papers = {p.arxiv_id: p for p in session.scalars(select(Paper).where(Paper.arxiv_id.in_(ids)))}
-    out = []
-    for pick in picks:
-        paper = papers.get(str(pick["arxiv_id"]))
-        if paper is None:
-            continue
-        out.append(
-            DigestPaper(
-                arxiv_id=paper.arxiv_id,
-                title=paper.title,
-                abstract=paper.abstract,
-                authors=[str(a.get("name", "")) for a in paper.authors or []],
-                categories=list(paper.categories or []),
-                upvotes=paper.upvotes or 0,
-                reason=str(pick.get("reason", "")),
-                abs_url=paper.abs_url,
-                pdf_url=paper.pdf_url,
-                hf_url=paper.hf_url,
-                code_url=paper.code_url,
-                thumbnail_url=paper.thumbnail_url,
-            )
-        )
-    return out
+    return [
+        Pick(digest_paper(papers[str(p["arxiv_id"])]), str(p.get("reason") or ""))
+        for p in recorded
+        if str(p["arxiv_id"]) in papers
+    ]
 
 
-def render_delivery(session: Session, delivery: Delivery, subscriber: Subscriber) -> RenderedEmail:
-    edition_key = delivery_edition_key(session, delivery)
-    return render_digest(
+def reader_for(subscriber: Subscriber, edition_key: str) -> Reader:
+    links = reader_links(subscriber.id, subscriber.token_generation, edition_key)
+    return Reader(
+        subscriber_id=subscriber.id,
+        generation=subscriber.token_generation,
         email=subscriber.email,
-        date_label=edition_label(edition_key),
-        papers=digest_papers(session, delivery.papers or []),
-        links=links_for(subscriber.id, subscriber.token_generation, edition_key),
+        view_url=links.view or "",
+        preferences_url=links.preferences,
+        unsubscribe_url=links.unsubscribe,
+        unsubscribe_mailto=links.unsubscribe_mailto,
         next_due=next_due_label(subscriber),
     )
 
 
+def compose_digest(
+    edition_key: str,
+    reader: Reader,
+    picks: Sequence[Pick],
+    *,
+    html: bool = True,
+    limit: int | None = HTML_LIMIT,
+) -> Composed:
+    """Compose from this process's cached parts of the edition (rendered on first use)."""
+    parts = edition_parts(edition_key)
+    return parts.compose(reader, picks, click_urls, limit=limit, with_html=html)
+
+
+def message_bytes(composed: Composed, reader: Reader, *, html: bool = True) -> bytes:
+    envelope = Envelope(
+        to=reader.email,
+        subject=composed.subject,
+        unsubscribe_url=reader.unsubscribe_url,
+        unsubscribe_mailto=reader.unsubscribe_mailto,
+    )
+    return digest_bytes(envelope, composed.text, composed.html if html else None)
+
+
 def compose_delivery(session: Session, delivery: Delivery, subscriber: Subscriber) -> OutgoingEmail:
     """Render and assemble the message for `delivery` (no side effects)."""
-    rendered = render_delivery(session, delivery, subscriber)
-    links = links_for(subscriber.id, subscriber.token_generation)
+    edition_key = session.get_one(Edition, delivery.edition_id).key
+    reader = reader_for(subscriber, edition_key)
+    picks = picks_of(session, delivery.papers or [])
     html = subscriber.format != EmailFormat.TEXT
-    message = build_message(rendered, subscriber.email, links, html=html)
+    composed = compose_digest(edition_key, reader, picks, html=html)
     return OutgoingEmail(
         delivery_id=delivery.id,
         recipient=subscriber.email,
-        raw=message.as_bytes(),
-        html=rendered.html if html else None,
+        raw=message_bytes(composed, reader, html=html),
+        html=composed.html_str if html else None,
         tags={"delivery": str(delivery.id), "edition": str(delivery.edition_id)},
     )
 
 
-def delivery_edition_key(session: Session, delivery: Delivery) -> str:
-    return session.get_one(Edition, delivery.edition_id).key
-
-
-def edition_label(key: str) -> str:
-    kind, _, rest = key.partition("-")
-    return f"week {rest}" if kind == "weekly" else rest
+def view_html(session: Session, delivery: Delivery, subscriber: Subscriber) -> str:
+    """The digest as the web shows it: the same email, every pick (no size trimming)."""
+    edition_key = session.get_one(Edition, delivery.edition_id).key
+    reader = reader_for(subscriber, edition_key)
+    picks = picks_of(session, delivery.papers or [])
+    return compose_digest(edition_key, reader, picks, limit=None).html_str

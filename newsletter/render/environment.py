@@ -1,12 +1,14 @@
-"""The one Jinja environment for emails: autoescaped, strict about undefined names."""
+"""The one Jinja environment for emails (autoescaped HTML) and the one CSS inliner."""
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from premailer import Premailer
 
 TEMPLATES_DIR = Path(
     os.environ.get("NEWSLETTER_TEMPLATES_DIR", Path(__file__).resolve().parents[2] / "templates")
@@ -24,3 +26,26 @@ def email_environment() -> Environment:
         lstrip_blocks=True,
     )
     return env
+
+
+def inline_css(html: str) -> str:
+    """Move the stylesheet into style attributes, keeping @media rules in a <style> block.
+
+    Mail clients such as Gmail's apps ignore or rewrite <style>; inline styles survive.
+    `strip_important=False` matters: premailer's default strips `!important` from the
+    rules it leaves behind, and then the phone and dark-mode overrides lose to the
+    inlined styles. cssutils' warnings about mail-only properties (mso-hide, ...) are
+    silenced: they would otherwise be logged once per email.
+    """
+    premailer = Premailer(
+        html,
+        strip_important=False,
+        keep_style_tags=False,
+        allow_network=False,
+        allow_loading_external_files=False,
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,
+    )
+    # No pretty-printing: libxml2 would add newlines that depend on what follows a card,
+    # and a card must inline to the same bytes wherever it stands.
+    return str(premailer.transform(pretty_print=False))

@@ -1,15 +1,37 @@
-"""Build the MIME message every backend sends: text + HTML, with list headers (RFC 8058)."""
+"""Build the MIME message every backend sends: text + HTML, with list headers (RFC 8058).
+
+Two ways, same result. `build_message` uses the standard library's EmailMessage; it is
+simple and used for the rare transactional emails. `digest_bytes` writes the digest's
+bytes directly: serialising an EmailMessage costs more than rendering the digest, so the
+edition's fragments carry their quoted-printable form (encoded once) and only the
+per-reader headers and values are encoded per email. Tests parse both back with the
+standard library and compare headers and parts.
+"""
 
 from __future__ import annotations
 
+import functools
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from newsletter.config import get_settings
+from newsletter.config import Settings, get_settings
 from newsletter.render.digest import RenderedEmail
+from newsletter.render.parts import Fragment, Piece
+from newsletter.render.qp import qp_body, qp_value
 from newsletter.subscriptions.links import SubscriberLinks
 from newsletter.timeutil import utcnow
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+LIST_NAME = "Trending papers"
+
+
+def list_unsubscribe(https_url: str, mailto_url: str) -> str:
+    return f"<{https_url}>, <{mailto_url}>"
 
 
 def build_message(
@@ -18,18 +40,121 @@ def build_message(
     """Assemble a multipart/alternative message (text first, then HTML)."""
     settings = get_settings()
     message = EmailMessage()
-    message["Subject"] = rendered.subject
     message["From"] = settings.mail_from
     message["To"] = to
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = make_msgid(domain=sender_domain(settings))
     if settings.reply_to:
         message["Reply-To"] = settings.reply_to
-    message["Date"] = format_datetime(utcnow())
-    domain = Address(addr_spec=settings.sender_address).domain
-    message["Message-ID"] = make_msgid(domain=domain)
-    message["List-Id"] = f"Trending papers <{settings.list_id}>"
-    message["List-Unsubscribe"] = f"<{links.unsubscribe}>, <{links.unsubscribe_mailto}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(rendered.text)
+    message["List-Id"] = f"{LIST_NAME} <{settings.list_id}>"
+    message["List-Unsubscribe"] = list_unsubscribe(links.unsubscribe, links.unsubscribe_mailto)
+    message["List-Unsubscribe-Post"] = ONE_CLICK
+    message.set_content(rendered.text, charset="utf-8", cte="quoted-printable")
     if html:
-        message.add_alternative(rendered.html, subtype="html")
+        message.add_alternative(
+            rendered.html, subtype="html", charset="utf-8", cte="quoted-printable"
+        )
     return message
+
+
+def sender_domain(settings: Settings) -> str:
+    return Address(addr_spec=settings.sender_address).domain
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The per-reader headers of one digest."""
+
+    to: str
+    subject: str
+    unsubscribe_url: str
+    unsubscribe_mailto: str
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Bytes that are the same for every message sent with these settings."""
+
+    domain: str
+    fixed_headers: bytes
+    alternative: bytes
+    text_head: bytes
+    html_head: bytes
+    end: bytes
+    text_only: bytes
+
+
+@functools.lru_cache(maxsize=8)
+def _frame(mail_from: str, reply_to: str | None, list_id: str, domain: str) -> _Frame:
+    # One boundary per process: "=_" can never occur in quoted-printable text.
+    boundary = f"=_np_{secrets.token_hex(12)}"
+    fixed = _header("From", mail_from)
+    if reply_to:
+        fixed += _header("Reply-To", reply_to)
+    fixed += _header("List-Id", f"{LIST_NAME} <{list_id}>")
+    fixed += _header("List-Unsubscribe-Post", ONE_CLICK)
+    fixed += b"MIME-Version: 1.0\r\n"
+    part = b'; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+    delimiter = f"--{boundary}\r\n".encode("ascii")
+    return _Frame(
+        domain=domain,
+        fixed_headers=fixed,
+        alternative=f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode(
+            "ascii"
+        ),
+        text_head=delimiter + b"Content-Type: text/plain" + part,
+        html_head=b"\r\n" + delimiter + b"Content-Type: text/html" + part,
+        end=f"\r\n--{boundary}--\r\n".encode("ascii"),
+        text_only=b"Content-Type: text/plain" + part,
+    )
+
+
+def digest_bytes(envelope: Envelope, text: Sequence[Piece], html: Sequence[Piece] | None) -> bytes:
+    """Write the finished message: multipart/alternative (text, then HTML), or text only."""
+    settings = get_settings()
+    frame = _frame(settings.mail_from, settings.reply_to, settings.list_id, sender_domain(settings))
+    out = [
+        frame.fixed_headers,
+        _header("To", envelope.to),
+        _header("Subject", envelope.subject),
+        _header("Date", format_datetime(utcnow())),
+        _header("Message-ID", make_msgid(domain=frame.domain)),
+        # Folded after the comma: both URLs together are longer than a header line.
+        (
+            f"List-Unsubscribe: <{envelope.unsubscribe_url}>,\r\n"
+            f" <{envelope.unsubscribe_mailto}>\r\n"
+        ).encode("ascii"),
+    ]
+    if html is None:
+        out += [frame.text_only, qp_body(_encode(text)), b"\r\n"]
+    else:
+        out += [
+            frame.alternative,
+            frame.text_head,
+            qp_body(_encode(text)),
+            frame.html_head,
+            qp_body(_encode(html)),
+            frame.end,
+        ]
+    return b"".join(out)
+
+
+def _encode(pieces: Sequence[Piece]) -> list[bytes]:
+    return [p.qp if isinstance(p, Fragment) else qp_value(p) for p in pieces]
+
+
+def _header(name: str, value: str) -> bytes:
+    """One header line, folded and RFC 2047-encoded by the standard library when needed."""
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"line break in the {name} header")
+    if value.isascii() and len(name) + len(value) <= 76:
+        return f"{name}: {value}\r\n".encode("ascii")
+    return _fold(name, value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold(name: str, value: str) -> bytes:
+    # An address with a non-ASCII mailbox cannot be RFC 2047-encoded; it needs SMTPUTF8.
+    chosen = policy.SMTPUTF8 if name in {"To", "From"} and not value.isascii() else policy.SMTP
+    return chosen.fold_binary(name, value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from newsletter.render.digest import RenderedEmail
-from newsletter.render.environment import email_environment
+from newsletter.render.environment import email_environment, inline_css
 
 SUBJECTS = {
     "confirm": "Confirm your subscription to trending papers",
@@ -25,6 +25,6 @@ def render_transactional(name: str, context: dict[str, Any]) -> RenderedEmail:
     env = email_environment()
     return RenderedEmail(
         subject=SUBJECTS[name],
-        html=env.get_template(f"email/{name}.html").render(context),
+        html=inline_css(env.get_template(f"email/{name}.html").render(context)),
         text=env.get_template(f"email/{name}.txt").render(context),
     )

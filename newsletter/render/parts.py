@@ -1,0 +1,377 @@
+"""Render and inline each template once per edition; compose every reader's email from the parts.
+
+premailer costs tens of milliseconds per email, so it runs once per digest shell and once
+per paper card per edition (per worker process). Templates are rendered with unguessable
+slot markers where per-reader values go (click links, reason, address, links); the
+inlined output is split at those markers into static fragments, each also encoded as
+quoted-printable once (see mime.py). Composing a reader's email is then a join of cached
+fragments and a few escaped values, and its size is known exactly before any encoding.
+
+The result is byte-identical to rendering and inlining each email from scratch
+(`digest.render_digest`) because no stylesheet selector depends on a card's position.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from markupsafe import Markup
+
+from newsletter.render.digest import (
+    HTML_LIMIT,
+    LEAD_LEVELS,
+    ClickUrls,
+    DigestPaper,
+    EditionLabels,
+    Pick,
+    Reader,
+    card_context,
+    preheader_for,
+    reader_values,
+    shell_context,
+    subject_for,
+)
+from newsletter.render.environment import email_environment, inline_css
+from newsletter.render.qp import qp_fragment, qp_value
+
+# Per process: nothing in a paper's text can collide with a marker it cannot know.
+_NONCE = secrets.token_hex(8)
+_MARK = f"x{_NONCE}x"
+_SLOT = re.compile(rf"(?:<!--)?{_MARK}([a-z_]+){_MARK}(?:-->)?")
+_CARD_START = f"<!--{_MARK}start{_MARK}-->"
+_CARD_SEP = f"<!--{_MARK}sep{_MARK}-->"
+_CARD_END = f"<!--{_MARK}end{_MARK}-->"
+
+
+def slot(name: str) -> Markup:
+    """A marker where a per-reader value goes; slots named *url* sit inside attributes."""
+    return Markup(f"{_MARK}{name}{_MARK}")
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """A piece of an email that is the same for the whole edition: text, its QP, its size."""
+
+    text: str
+    qp: bytes
+    size: int
+
+    @classmethod
+    def of(cls, text: str) -> Fragment:
+        return cls(text, qp_fragment(text), len(text.encode("utf-8")))
+
+    @classmethod
+    def value(cls, text: str) -> Fragment:
+        """A per-reader value, encoded once per email and reused wherever it appears."""
+        return cls(text, qp_value(text), len(text.encode("utf-8")))
+
+
+# A composed email is a flat list of cached fragments and per-reader strings.
+Piece = Union[Fragment, str]  # noqa: UP007 (a runtime alias)
+_NEWLINE = Fragment.of("\n")
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A rendered template split at its slots: statics[0] slot[0] statics[1] ... statics[-1]."""
+
+    statics: tuple[Fragment | None, ...]
+    names: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Compiled:
+        bits = _SLOT.split(text)
+        statics = tuple(Fragment.of(s) if s else None for s in bits[0::2])
+        return cls(statics, tuple(bits[1::2]))
+
+    def fill(self, values: Mapping[str, Piece | list[Piece]], out: list[Piece]) -> None:
+        statics = self.statics
+        for index, name in enumerate(self.names):
+            static = statics[index]
+            if static is not None:
+                out.append(static)
+            value = values[name]
+            if isinstance(value, list):
+                out.extend(value)
+            elif value:
+                out.append(value)
+        last = statics[-1]
+        if last is not None:
+            out.append(last)
+
+
+def escape_html(value: str) -> str:
+    """Escape a text value exactly as lxml serialises text (premailer's output)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_attr(value: str) -> str:
+    return escape_html(value).replace('"', "&quot;")
+
+
+def html_values(values: Mapping[str, Any]) -> dict[str, Piece | list[Piece]]:
+    return {
+        name: value
+        if isinstance(value, list)
+        else (escape_attr(str(value)) if "url" in name else escape_html(str(value)))
+        for name, value in values.items()
+    }
+
+
+def size_of(pieces: Iterable[Piece]) -> int:
+    """The UTF-8 size of the joined pieces (each fragment knows its own)."""
+    return sum(p.size if isinstance(p, Fragment) else len(p.encode("utf-8")) for p in pieces)
+
+
+def join(pieces: Iterable[Piece]) -> str:
+    return "".join(p.text if isinstance(p, Fragment) else p for p in pieces)
+
+
+@dataclass
+class Composed:
+    """One reader's digest, ready for MIME: subject, HTML and text as pieces."""
+
+    subject: str
+    html: list[Piece]
+    text: list[Piece]
+    shown: int
+    level: int
+    total: int
+
+    @property
+    def html_str(self) -> str:
+        return join(self.html)
+
+    @property
+    def text_str(self) -> str:
+        return join(self.text)
+
+    @property
+    def html_size(self) -> int:
+        return size_of(self.html)
+
+
+SHELL_SLOTS = (
+    "email",
+    "preheader",
+    "view_url",
+    "preferences_url",
+    "unsubscribe_url",
+    "next_due",
+    "more_count",
+)
+
+
+@dataclass
+class EditionParts:
+    """The inlined, split templates of one edition, filled in lazily as readers need them."""
+
+    labels: EditionLabels
+    _shells: dict[tuple[bool, bool, bool], tuple[Compiled, Compiled]] = field(default_factory=dict)
+    _cards: dict[tuple[DigestPaper, int, bool], tuple[Compiled, Compiled]] = field(
+        default_factory=dict
+    )
+    premailer_runs: int = 0
+
+    def shell(
+        self, has_papers: bool, has_more: bool, has_next_due: bool
+    ) -> tuple[Compiled, Compiled]:
+        key = (has_papers, has_more, has_next_due)
+        found = self._shells.get(key)
+        if found is None:
+            env = email_environment()
+            values: dict[str, Any] = {name: slot(name) for name in SHELL_SLOTS}
+            values.update(has_papers=has_papers, has_more=has_more, has_next_due=has_next_due)
+            html = env.get_template("email/digest.html").render(
+                shell_context(self.labels, {**values, "cards": Markup(f"<!--{slot('cards')}-->")})
+            )
+            text = env.get_template("email/digest.txt").render(
+                shell_context(self.labels, {**values, "cards": slot("cards")})
+            )
+            self.premailer_runs += 1
+            found = (Compiled.parse(inline_css(html)), Compiled.parse(text))
+            self._shells[key] = found
+        return found
+
+    def prepare(self, wanted: Iterable[tuple[DigestPaper, int, bool]]) -> None:
+        """Render and inline every card in `wanted` not yet cached, in one premailer run."""
+        missing = list(dict.fromkeys(k for k in wanted if k not in self._cards))
+        if not missing:
+            return
+        env = email_environment()
+        html_cards, text_cards = [], []
+        for paper, level, has_reason in missing:
+            urls = {t: slot(f"url_{t}") for t in paper.targets}
+            reason = slot("reason") if has_reason else ""
+            context = card_context(paper, urls, reason, level, slot("number"))
+            html_cards.append(env.get_template("email/_paper.html").render(context))
+            text_cards.append(env.get_template("email/_paper.txt").render(context))
+        cards = Markup(_CARD_START + _CARD_SEP.join(html_cards) + _CARD_END)
+        values: dict[str, Any] = {name: slot(name) for name in SHELL_SLOTS}
+        values.update(has_papers=True, has_more=False, has_next_due=False, cards=cards)
+        document = env.get_template("email/digest.html").render(shell_context(self.labels, values))
+        self.premailer_runs += 1
+        inlined = inline_css(document)
+        start = inlined.index(_CARD_START) + len(_CARD_START)
+        region = inlined[start : inlined.index(_CARD_END, start)]
+        parts = region.split(_CARD_SEP)
+        if len(parts) != len(missing):
+            raise RuntimeError("premailer lost a card separator")  # a template bug
+        for key, html, text in zip(missing, parts, text_cards, strict=True):
+            self._cards[key] = (Compiled.parse(html), Compiled.parse(text))
+
+    def compose(
+        self,
+        reader: Reader,
+        picks: Sequence[Pick],
+        click_urls: ClickUrls,
+        *,
+        limit: int | None = HTML_LIMIT,
+        with_html: bool = True,
+    ) -> Composed:
+        """Compose one reader's digest; trim abstracts, then papers, to stay under `limit`."""
+        values = [_card_values(click_urls(reader, pick.paper), pick.reason) for pick in picks]
+        keys = [(pick.paper, bool(pick.reason)) for pick in picks]
+        level, shown = 0, len(picks)
+        html: list[Piece] = []
+        if with_html:
+            shell = _shell_values(reader, picks)
+            for level in range(len(LEAD_LEVELS)):
+                cards = self._cards_of(keys, values, level, 0)
+                html = self._html(reader, picks, cards, shown, shell)
+                if limit is None or size_of(html) <= limit:
+                    break
+            else:
+                # Shortest abstracts and still too big: drop papers from the end.
+                while limit is not None and shown > 0 and size_of(html) > limit:
+                    shown -= 1
+                    html = self._html(reader, picks, cards[:shown], shown, shell)
+        text_cards: list[Piece] = []
+        for index, card in enumerate(self._cards_of(keys[:shown], values, level, 1)):
+            if index:
+                text_cards.append(_NEWLINE)
+            text_cards.extend(card)
+        text: list[Piece] = []
+        self.shell(*_variant(reader, picks, shown))[1].fill(
+            {**_shell_values(reader, picks, shown, html=False), "cards": text_cards}, text
+        )
+        return Composed(
+            subject=subject_for(self.labels, picks),
+            html=html,
+            text=text,
+            shown=shown,
+            level=level,
+            total=len(picks),
+        )
+
+    def _cards_of(
+        self,
+        keys: Sequence[tuple[DigestPaper, bool]],
+        values: Sequence[tuple[dict[str, Piece], dict[str, Piece]]],
+        level: int,
+        which: int,
+    ) -> list[list[Piece]]:
+        """Fill the HTML (which=0) or text (1) card of each pick at trim `level`."""
+        self.prepare((paper, level, has_reason) for paper, has_reason in keys)
+        cards = []
+        for number, ((paper, has_reason), card_values) in enumerate(
+            zip(keys, values, strict=False), start=1
+        ):
+            card = self._cards[(paper, level, has_reason)][which]
+            filled = {**card_values[which], "number": _number(number)}
+            out: list[Piece] = []
+            card.fill(filled, out)
+            cards.append(out)
+        return cards
+
+    def _html(
+        self,
+        reader: Reader,
+        picks: Sequence[Pick],
+        cards: list[list[Piece]],
+        shown: int,
+        shell_values: dict[str, Any],
+    ) -> list[Piece]:
+        shell = self.shell(*_variant(reader, picks, shown))[0]
+        values = dict(shell_values)
+        values["preheader"] = Fragment.value(escape_html(preheader_for(picks, shown)))
+        values["more_count"] = _number(len(picks) - shown)
+        values["cards"] = [piece for card in cards[:shown] for piece in card]
+        out: list[Piece] = []
+        shell.fill(values, out)
+        return out
+
+
+_PLAIN_URL = re.compile(r"[A-Za-z0-9_.~:/?#@!$'()*+,;%=-]*\Z")
+
+
+@functools.cache
+def _number(number: int) -> Fragment:
+    return Fragment.value(str(number))
+
+
+def _card_values(
+    urls: Mapping[str, str | None], reason: str
+) -> tuple[dict[str, Piece], dict[str, Piece]]:
+    """A card's per-reader values as fragments, for the HTML and the text card."""
+    html: dict[str, Piece] = {}
+    text: dict[str, Piece] = {}
+    for target, url in urls.items():
+        value = Fragment.value(url or "")
+        name = f"url_{target}"
+        text[name] = value
+        # Signed URLs need no escaping; anything else is escaped for the attribute.
+        html[name] = (
+            value if _PLAIN_URL.match(value.text) else Fragment.value(escape_attr(url or ""))
+        )
+    text["reason"] = Fragment.value(reason)
+    escaped = escape_html(reason)
+    html["reason"] = text["reason"] if escaped == reason else Fragment.value(escaped)
+    return html, text
+
+
+def _variant(reader: Reader, picks: Sequence[Pick], shown: int) -> tuple[bool, bool, bool]:
+    return shown > 0, len(picks) > shown, bool(reader.next_due)
+
+
+def _shell_values(
+    reader: Reader, picks: Sequence[Pick], shown: int | None = None, *, html: bool = True
+) -> dict[str, Any]:
+    """The shell's per-reader values: escaped for HTML, or as they are for the text part."""
+    values = reader_values(reader, picks, len(picks) if shown is None else shown)
+    wanted = {name: values[name] for name in SHELL_SLOTS}
+    return html_values(wanted) if html else {k: str(v) for k, v in wanted.items()}
+
+
+# Per-process cache, like pipeline.py's fitted ranking models: a worker usually composes
+# one or two editions at a time (timezones straddle a date change), so keep a few.
+_MAX_EDITIONS = 4
+_editions: OrderedDict[str, EditionParts] = OrderedDict()
+_lock = threading.Lock()
+
+
+def edition_parts(edition_key: str) -> EditionParts:
+    """Return this process's cached parts for `edition_key`, creating them if new."""
+    with _lock:
+        parts = _editions.get(edition_key)
+        if parts is None:
+            parts = EditionParts(EditionLabels.from_key(edition_key))
+            _editions[edition_key] = parts
+            while len(_editions) > _MAX_EDITIONS:
+                _editions.popitem(last=False)
+        else:
+            _editions.move_to_end(edition_key)
+        return parts
+
+
+def clear_cache() -> None:
+    """Forget every edition's parts (tests; template changes in a long-lived process)."""
+    with _lock:
+        _editions.clear()

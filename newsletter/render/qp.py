@@ -1,0 +1,50 @@
+"""Quoted-printable pieces that can be concatenated into one valid body.
+
+Each piece is encoded on its own (cached pieces once per edition) and ends with a soft
+line break unless it ends a real line, so joined pieces never make a line longer than
+the 76 characters RFC 2045 allows, and decode to the joined text.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+
+SOFT_BREAK = b"=\r\n"
+
+
+def qp_fragment(text: str) -> bytes:
+    """Encode `text` (UTF-8) as quoted-printable with CRLF line ends, ready to be joined."""
+    if not text:
+        return b""
+    # Lone carriage returns would reach the wire bare (b2a_qp keeps them): drop them.
+    data = text.replace("\r\n", "\n").replace("\r", "").encode("utf-8")
+    # istext: "\n" stays a line break; trailing spaces and tabs get encoded.
+    encoded = binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+    if encoded.endswith(b"\r\n") and data.endswith(b"\n"):
+        return encoded
+    return encoded + SOFT_BREAK
+
+
+def qp_body(pieces: list[bytes]) -> bytes:
+    """Join encoded pieces into a body; drop the final soft break (the boundary follows)."""
+    body = b"".join(pieces)
+    if body.endswith(SOFT_BREAK):
+        body = body[: -len(SOFT_BREAK)]
+    return body
+
+
+# Printable ASCII without "=" or spaces encodes as itself: most per-reader values (signed
+# URLs, numbers, addresses) take this path, which skips b2a_qp and its copies.
+_PLAIN = re.compile(r"[!-<>-~]*\Z")
+_LINE = 75  # 76 minus the "=" of the soft break
+
+
+def qp_value(text: str) -> bytes:
+    """Encode a short per-reader value like `qp_fragment`, faster when it is plain ASCII."""
+    if not _PLAIN.match(text):
+        return qp_fragment(text)
+    if len(text) <= _LINE:
+        return text.encode("ascii") + SOFT_BREAK
+    data = text.encode("ascii")
+    return SOFT_BREAK.join(data[i : i + _LINE] for i in range(0, len(data), _LINE)) + SOFT_BREAK
