@@ -198,11 +198,16 @@ def inspect_workers(timeout: float = 1.0) -> list[WorkerStats]:
     # and only when a broker is configured.
     from workers.app import app
 
-    inspector = app.control.inspect(timeout=timeout)
+    # A broadcast waits the whole timeout (it cannot know how many will answer), so
+    # broadcast once; then ask the workers that answered by name, which returns as soon
+    # as all of them replied.
+    names = sorted(app.control.inspect(timeout=timeout).ping() or {})
+    if not names:
+        return []
+    inspector = app.control.inspect(destination=names, timeout=timeout, limit=len(names))
     queues = inspector.active_queues() or {}
     active = inspector.active() or {}
     stats = inspector.stats() or {}
-    names = sorted(set(queues) | set(active) | set(stats))
     out = []
     for name in names:
         totals = (stats.get(name) or {}).get("total") or {}

@@ -14,6 +14,7 @@ from celery import Celery
 from celery.schedules import crontab
 from celery.signals import before_task_publish
 from kombu import Queue
+from kombu import pools as kombu_pools
 
 from newsletter.config import Settings, get_settings
 from newsletter.ingest.plan import scheduled_ingests
@@ -90,9 +91,11 @@ def reconfigure(app: Celery) -> None:
     settings = get_settings()
     app.conf.broker_url = settings.redis_url or "memory://"
     app.conf.task_always_eager = settings.embedded
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # Close and forget kombu's process-wide connection and producer pools too: they are
+    # keyed by broker URL, so a later test on the same Redis database would otherwise
+    # get a producer pool whose connections were closed here ("Acquire on closed pool").
+    kombu_pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from newsletter.models import (
     SubscriberStatus,
 )
 from newsletter.subscriptions.service import Preferences, add_subscriber
+from newsletter.timeutil import utcnow
 
 
 def make_subscriber(
@@ -83,7 +84,7 @@ def make_sent_digest(
             state=DeliveryState.SENT,
             papers=[{"arxiv_id": a, "score": 1.0, "reason": "test"} for a, _ in papers],
             provider_message_id=message_id,
-            sent_at=datetime(2026, 11, 25, 7, tzinfo=UTC),
+            sent_at=utcnow() - timedelta(hours=12),
         )
         session.add(delivery)
         session.flush()
