@@ -212,10 +212,10 @@ def upsert_papers(
 
 
 def _upsert_batch(session: Session, dialect: str, batch: Sequence[PaperRecord]) -> UpsertCounts:
-    keys = [record.arxiv_id for record in batch]
-    existing = set(session.scalars(select(Paper.arxiv_id).where(Paper.arxiv_id.in_(keys))))
+    keys = {record.arxiv_id for record in batch}
     now = utcnow()
-    touched: set[str] = set()
+    inserted: set[str] = set()
+    updated: set[str] = set()
     groups: dict[tuple[bool, bool, bool], list[PaperRecord]] = {}
     for record in batch:
         groups.setdefault(_shape(record), []).append(record)
@@ -225,15 +225,20 @@ def _upsert_batch(session: Session, dialect: str, batch: Sequence[PaperRecord]) 
         )
         rows = [_row(record, now) for record in group]
         if dialect == "postgresql":
-            touched.update(_execute_pg(session, sets, rows))
+            # xmax = 0 marks a freshly inserted row: no separate look-up of existing keys.
+            for arxiv_id, was_inserted in _execute_pg(session, sets, rows):
+                (inserted if was_inserted else updated).add(arxiv_id)
         else:
-            touched.update(_execute_generic(session, dialect, sets, rows))
+            group_keys = [row["arxiv_id"] for row in rows]
+            existing = set(
+                session.scalars(select(Paper.arxiv_id).where(Paper.arxiv_id.in_(group_keys)))
+            )
+            for arxiv_id in _execute_generic(session, dialect, sets, rows):
+                (updated if arxiv_id in existing else inserted).add(arxiv_id)
     # Keep ORM objects already loaded in this session from showing stale values.
     session.expire_all()
     return UpsertCounts(
-        new=len(touched - existing),
-        updated=len(touched & existing),
-        unchanged=len(set(keys) - touched),
+        new=len(inserted), updated=len(updated), unchanged=len(keys - inserted - updated)
     )
 
 
@@ -253,7 +258,9 @@ def _execute_generic(
 _COLUMNS = [c.name for c in _TABLE.columns if c.name != "id"]
 
 
-def _execute_pg(session: Session, sets: dict[str, str], rows: list[dict[str, Any]]) -> list[str]:
+def _execute_pg(
+    session: Session, sets: dict[str, str], rows: list[dict[str, Any]]
+) -> list[tuple[str, bool]]:
     """Send the whole batch as one JSON parameter, unpacked server-side into table rows.
 
     Thousands of bind parameters cost more in client-side query handling than the
@@ -268,10 +275,11 @@ def _execute_pg(session: Session, sets: dict[str, str], rows: list[dict[str, Any
         f"ON CONFLICT (arxiv_id) DO UPDATE SET {assignments}, "
         "last_seen_at = excluded.last_seen_at "
         f"WHERE {_changed('postgresql', sets)} "
-        "RETURNING arxiv_id"
+        "RETURNING arxiv_id, (xmax = 0) AS inserted"
     )
-    payload = json.dumps(rows, default=_json_default, ensure_ascii=False)
-    return list(session.execute(text(sql), {"rows": payload}).scalars())
+    payload = json.dumps(rows, default=_json_default)
+    result = session.connection().execute(text(sql), {"rows": payload})
+    return [(arxiv_id, bool(was_inserted)) for arxiv_id, was_inserted in result]
 
 
 def _json_default(value: object) -> str:

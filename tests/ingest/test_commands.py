@@ -112,14 +112,17 @@ def test_papers_refuses_a_date_it_cannot_read():
 
 
 def test_the_installed_command_runs_end_to_end(tmp_path: Path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "PYTHONPATH": str(ROOT),
-    }
-    command = [sys.executable, "-m", "newsletter.cli"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [*command, "ingest", "hf", "--from-file", str(FIXTURES / "hf_daily.json")],
+        [
+            sys.executable,
+            "-m",
+            "newsletter.cli",
+            "ingest",
+            "hf",
+            "--from-file",
+            str(FIXTURES / "hf_daily.json"),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -127,12 +130,6 @@ def test_the_installed_command_runs_end_to_end(tmp_path: Path):
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    listed = subprocess.run(
-        [*command, "papers", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    assert done.stdout.startswith("hf: fetched 3, new 2, updated 0, skipped 1")
+    listed = run("papers", "--json")
     assert [p["arxiv_id"] for p in json.loads(listed.stdout)] == ["2611.00007", "2611.00001"]
