@@ -35,13 +35,21 @@ class PermanentFetchError(FetchError):
 
 
 class _CappedRetry(Retry):
-    """Honour Retry-After, but never park a worker for an hour on one header."""
+    """Honour Retry-After, but never park a worker for an hour on one header.
+
+    urllib3 retries the first failure at once; MIN_BACKOFF (the source's minimum request
+    interval) keeps even that retry within arXiv's one-request-per-3-seconds rule.
+    """
 
     RETRY_AFTER_CAP = 120.0
+    MIN_BACKOFF = 0.0
 
     def get_retry_after(self, response: Any) -> float | None:
         value = super().get_retry_after(response)
         return None if value is None else min(value, self.RETRY_AFTER_CAP)
+
+    def get_backoff_time(self) -> float:
+        return max(super().get_backoff_time(), self.MIN_BACKOFF)
 
 
 @dataclass
@@ -90,7 +98,9 @@ class HttpClient:
     ) -> None:
         self.timeout = timeout
         self.min_interval = min_interval
-        retry = _CappedRetry(
+        # A subclass per client: urllib3 copies a Retry by its class, not its attributes.
+        retry_class = type("SourceRetry", (_CappedRetry,), {"MIN_BACKOFF": min_interval})
+        retry = retry_class(
             total=retries,
             connect=retries,
             read=retries,

@@ -115,3 +115,11 @@ def test_consecutive_requests_to_one_host_keep_the_minimum_interval(server: Fixt
     times = [seen.at for seen in server.hits("/feed")]
     assert all(b - a >= 0.24 for a, b in itertools.pairwise(times))
     assert time.monotonic() - started >= 0.49
+
+
+def test_even_the_first_retry_waits_the_minimum_interval(server: FixtureServer):
+    server.script("/feed", Reply(b"busy", status=503), Reply(b"<ok/>"))
+    with client(min_interval=0.4) as http:
+        http.get(server.url + "/feed")
+    first, second = server.hits("/feed")
+    assert second.at - first.at >= 0.39
