@@ -242,7 +242,14 @@ def render_digest(
     text = env.get_template("email/digest.txt").render(
         shell_context(labels, {**values, "cards": "\n".join(text_cards)})
     )
-    return RenderedEmail(subject=subject_for(labels, picks), html=inline_css(html), text=text)
+    return RenderedEmail(
+        subject=subject_for(labels, picks), html=_line_end(inline_css(html)), text=_line_end(text)
+    )
+
+
+def _line_end(text: str) -> str:
+    """End with a line break, as the standard library's MIME parts do."""
+    return text if text.endswith("\n") else text + "\n"
 
 
 def reader_values(reader: Reader, picks: Sequence[Pick], shown: int) -> dict[str, Any]:

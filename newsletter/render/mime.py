@@ -127,7 +127,8 @@ def digest_bytes(envelope: Envelope, text: Sequence[Piece], html: Sequence[Piece
         ).encode("ascii"),
     ]
     if html is None:
-        out += [frame.text_only, qp_body(_encode(text)), b"\r\n"]
+        body = qp_body(_encode(text))
+        out += [frame.text_only, body if body.endswith(b"\r\n") else body + b"\r\n"]
     else:
         out += [
             frame.alternative,

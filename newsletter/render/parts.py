@@ -130,6 +130,10 @@ def size_of(pieces: Iterable[Piece]) -> int:
     return sum(p.size if isinstance(p, Fragment) else len(p.encode("utf-8")) for p in pieces)
 
 
+def _text_of(piece: Piece) -> str:
+    return piece.text if isinstance(piece, Fragment) else piece
+
+
 def join(pieces: Iterable[Piece]) -> str:
     return "".join(p.text if isinstance(p, Fragment) else p for p in pieces)
 
@@ -262,6 +266,10 @@ class EditionParts:
         self.shell(*_variant(reader, picks, shown))[1].fill(
             {**_shell_values(reader, picks, shown, html=False), "cards": text_cards}, text
         )
+        # Mail parts end with a line break (the standard library adds one too).
+        for pieces in (html, text):
+            if pieces and not _text_of(pieces[-1]).endswith("\n"):
+                pieces.append(_NEWLINE)
         return Composed(
             subject=subject_for(self.labels, picks),
             html=html,
