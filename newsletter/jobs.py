@@ -20,7 +20,7 @@ from newsletter.delivery import breaker, state
 from newsletter.delivery.backends import make_limiter, make_sender
 from newsletter.delivery.base import Sender, TransientSendError
 from newsletter.delivery.ratelimit import RateLimiter, RateLimitTimeout
-from newsletter.delivery.send import Outcome, send_delivery
+from newsletter.delivery.send import Outcome, compose_chunk, send_composed
 from newsletter.pipeline import chunked, pick_papers, plan_due
 
 __all__ = ["backoff", "chunked", "expire", "ingest", "pick", "plan", "send", "sweep"]
@@ -102,8 +102,12 @@ def send(delivery_ids: list[int]) -> dict[str, int]:
             counts[Outcome.PAUSED] = len(delivery_ids)
             return counts
     the_sender, the_limiter = sender(), limiter()
+    composed = compose_chunk(delivery_ids)
     for n, delivery_id in enumerate(delivery_ids):
-        outcome = send_delivery(delivery_id, the_sender, the_limiter)
+        email = composed[delivery_id]
+        outcome = (
+            email if isinstance(email, Outcome) else send_composed(email, the_sender, the_limiter)
+        )
         if outcome == Outcome.PAUSED:
             counts[Outcome.PAUSED] += len(delivery_ids) - n
             break

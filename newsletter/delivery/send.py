@@ -51,15 +51,43 @@ class Outcome(enum.StrEnum):
 
 
 def send_delivery(delivery_id: int, sender: Sender, limiter: RateLimiter) -> Outcome:
-    """Send one delivery at most once.
+    """Send one delivery at most once (see `send_composed`)."""
+    email = compose_chunk([delivery_id]).get(delivery_id, Outcome.NOT_CLAIMED)
+    if isinstance(email, Outcome):
+        return email
+    return send_composed(email, sender, limiter)
+
+
+def compose_chunk(delivery_ids: list[int]) -> dict[int, OutgoingEmail | Outcome]:
+    """Render every pending, picked delivery of a chunk in one read-only session.
+
+    Rows not pending (already sent, claimed by another worker) come back as
+    NOT_CLAIMED; nothing here has a side effect, so a retried chunk may compose again.
+    """
+    out: dict[int, OutgoingEmail | Outcome] = {}
+    with session_scope() as session:
+        rows = session.execute(
+            select(Delivery, Subscriber)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(
+                Delivery.id.in_(delivery_ids),
+                Delivery.state == DeliveryState.PENDING,
+                Delivery.papers.is_not(None),
+            )
+        ).all()
+        for delivery, subscriber in rows:
+            out[delivery.id] = compose_delivery(session, delivery, subscriber)
+    return {i: out.get(i, Outcome.NOT_CLAIMED) for i in delivery_ids}
+
+
+def send_composed(email: OutgoingEmail, sender: Sender, limiter: RateLimiter) -> Outcome:
+    """Send one composed delivery at most once.
 
     Raises TransientSendError (or RateLimitTimeout) for the caller to retry with
     backoff; the row is back to `pending` by then. Account-level errors open the
     breaker and return PAUSED.
     """
-    email = _compose(delivery_id)
-    if isinstance(email, Outcome):
-        return email
+    delivery_id = email.delivery_id
     with session_scope() as session:
         if breaker.is_open(session):
             return Outcome.PAUSED
@@ -110,23 +138,6 @@ def send_delivery(delivery_id: int, sender: Sender, limiter: RateLimiter) -> Out
         result.message_id,
     )
     return Outcome.SENT
-
-
-def _compose(delivery_id: int) -> OutgoingEmail | Outcome:
-    with session_scope() as session:
-        row = session.execute(
-            select(Delivery, Subscriber)
-            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-            .where(Delivery.id == delivery_id)
-        ).one_or_none()
-        if row is None or row[0].state != DeliveryState.PENDING or row[0].papers is None:
-            return Outcome.NOT_CLAIMED
-        delivery, subscriber = row
-        refusal = _refusal(session, delivery_id)
-        if refusal:
-            state.mark_suppressed(session, delivery_id, refusal)
-            return Outcome.SUPPRESSED
-        return compose_delivery(session, delivery, subscriber)
 
 
 def _refusal(session: Session, delivery_id: int) -> str | None:
@@ -186,5 +197,7 @@ __all__ = [
     "Outcome",
     "RateLimitTimeout",
     "TransientSendError",
+    "compose_chunk",
+    "send_composed",
     "send_delivery",
 ]
