@@ -49,7 +49,7 @@ def test_two_thousand_readers_in_24_timezones_each_get_exactly_one_email(
         assert set(item["destinations"]) == {message["To"]}
     assert set(by_recipient) == expected_recipients()
     assert {len(messages) for messages in by_recipient.values()} == {1}
-    for address, [message] in by_recipient.items():
+    for [message] in by_recipient.values():
         assert message["From"] == "Trending Papers <digest@papers.example.com>"
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message["List-Id"] and message["Message-ID"] and message["Subject"]
