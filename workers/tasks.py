@@ -12,9 +12,14 @@ from workers.app import app
 log = logging.getLogger(__name__)
 
 
-@app.task(name="workers.tasks.ingest_source")
-def ingest_source(source: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    return jobs.ingest(source, **(options or {}))
+@app.task(name="workers.tasks.ingest_source", bind=True, max_retries=3)
+def ingest_source(self: Any, source: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    result = jobs.ingest(source, **(options or {}))
+    # The run is recorded either way; a timeout or 5xx is worth another try before the
+    # next scheduled run (a daily listing missed now would be missed for a day).
+    if result.get("transient") and not self.request.is_eager:
+        raise self.retry(countdown=300 * 2**self.request.retries)
+    return result
 
 
 @app.task(

@@ -18,7 +18,7 @@ from newsletter.config import Settings, get_settings
 from newsletter.db import session_scope
 from newsletter.ingest import arxiv_api, arxiv_rss, gaps, hf_daily, oai_pmh
 from newsletter.ingest.conditional import load_validators, save_validators
-from newsletter.ingest.http import Fetched, FetchError, HttpClient
+from newsletter.ingest.http import Fetched, FetchError, HttpClient, TransientFetchError
 from newsletter.ingest.normalise import MalformedDocument, PaperRecord, Parsed
 from newsletter.ingest.runs import store_run
 from newsletter.ingest.sample import load_sample
@@ -40,7 +40,11 @@ class Collected:
     records: list[PaperRecord] = field(default_factory=list)
     problems: list[dict[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Something secondary went wrong (gap filling): recorded, but the run did its job.
+    warnings: list[str] = field(default_factory=list)
     not_modified: bool = False
+    # A timeout or 429/5xx stopped the fetch: trying again later may well succeed.
+    transient: bool = False
     # Responses whose validators are saved once their content is stored.
     conditional: list[tuple[str, Fetched]] = field(default_factory=list)
 
@@ -97,6 +101,7 @@ def run_ingest(
             _collect_oai(collected, settings, cats, days, data, metadata_prefix)
     except (FetchError, MalformedDocument) as exc:
         collected.errors.append(str(exc))
+        collected.transient = isinstance(exc, TransientFetchError)
     if fill_gaps and data is None and source in {"arxiv-rss", "hf"} and collected.records:
         _fill_gaps(collected, settings)
     return _store(source, collected)
@@ -193,17 +198,18 @@ def _fill_gaps(collected: Collected, settings: Settings) -> None:
             gaps.fill_gaps(client, settings, collected.records, ids)
     except (FetchError, MalformedDocument) as exc:
         # The listing's own data is still worth storing; the next run tries again.
-        collected.errors.append(f"could not fill gaps from the arXiv API: {exc}")
+        collected.warnings.append(f"could not fill gaps from the arXiv API: {exc}")
 
 
 def _store(source: str, collected: Collected) -> dict[str, Any]:
-    error = "; ".join(collected.errors) or None
+    error = "; ".join(collected.errors + collected.warnings) or None
     with session_scope() as session:
         run = store_run(
             session, source, collected.records, problems=collected.problems, error=error
         )
-        if not collected.errors:
-            # Only a fully stored response may make the next request conditional on it.
+        if not (collected.errors or collected.warnings):
+            # Only a fully stored, complete response may make the next request
+            # conditional on it (else a 304 would hide what is still missing).
             for url, fetched in collected.conditional:
                 save_validators(session, url, fetched)
         result = {
@@ -217,6 +223,7 @@ def _store(source: str, collected: Collected) -> dict[str, Any]:
             "bad_entries": collected.problems[:50],
             "error": run.error,
             "failed": bool(collected.errors),
+            "transient": collected.transient,
             "not_modified": collected.not_modified,
         }
     log.info("ingest %s", summary(result))

@@ -185,7 +185,7 @@ def test_the_listing_still_lands_when_the_api_is_down(
     server.script(f"{RSS}/cs.LG", Reply(fixture("arxiv_rss_cs.xml")))
     server.script(API, Reply(b"", status=503))
     result = run_ingest("arxiv-rss", categories=["cs.LG"])
-    assert result["new"] == 4
+    assert result["new"] == 4 and not result["failed"]
     assert "could not fill gaps from the arXiv API" in result["error"]
 
 
@@ -266,3 +266,35 @@ def test_the_celery_task_runs_an_ingest_and_records_it(schema: None):
         args=("arxiv-rss", {"from_file": str(FIXTURES / "arxiv_rss_cs.xml")})
     ).get()
     assert result["new"] == 4 and runs()[-1].source == "arxiv-rss"
+
+
+def test_a_transient_failure_is_marked_for_a_retry_and_a_bad_document_is_not(
+    server: FixtureServer, schema: None, monkeypatch: pytest.MonkeyPatch
+):
+    configure(monkeypatch, HTTP_RETRIES="0")
+    server.script(HF, Reply(b"", status=503))
+    assert run_ingest("hf", fill_gaps=False)["transient"] is True
+    server.script(HF, Reply(b"[{", content_type="application/json"))
+    assert run_ingest("hf", fill_gaps=False)["transient"] is False
+
+
+def test_the_celery_task_retries_a_transient_failure(
+    server: FixtureServer, schema: None, monkeypatch: pytest.MonkeyPatch
+):
+    from celery.exceptions import Retry
+
+    from workers.tasks import ingest_source
+
+    configure(monkeypatch, HTTP_RETRIES="0")
+    server.script(HF, Reply(b"", status=503), Reply(fixture("hf_daily.json")))
+    with pytest.raises(Retry):
+        ingest_source("hf", {"fill_gaps": False})  # called as a worker would, not eagerly
+    # The failed attempt is on record before the retry is scheduled.
+    assert [("HTTP 503" in (run.error or ""), run.new) for run in runs()] == [(True, 0)]
+
+
+def test_the_celery_task_does_not_retry_a_malformed_document(schema: None):
+    from workers.tasks import ingest_source
+
+    result = ingest_source("hf", {"from_file": str(FIXTURES / "hf_daily_malformed.json")})
+    assert result["failed"] and not result["transient"]
