@@ -201,7 +201,7 @@ def papers(as_json: bool, since: str | None, limit: int | None) -> None:
     since_at = _since(since)
     ready_database()
     with session_scope() as session:
-        query = select(Paper).order_by(Paper.published_at.desc(), Paper.arxiv_id)
+        query = select(Paper).order_by(Paper.published_at.desc().nulls_last(), Paper.arxiv_id)
         if since_at is not None:
             query = query.where(
                 or_(Paper.published_at >= since_at, Paper.first_seen_at >= since_at)

@@ -82,7 +82,7 @@ def test_ingest_arxiv_fetches_the_given_categories(server: FixtureServer):
     assert server.hits(API)[0].param("search_query") == "cat:cs.CL OR cat:cs.LG"
 
 
-def test_papers_json_lists_every_paper_with_the_agreed_keys():
+def test_papers_json_lists_every_paper_with_the_agreed_keys(db_url: str):
     # Ingested before the cut-off, so only published_at decides what --since keeps.
     with time_machine.travel(datetime(2026, 11, 20, tzinfo=UTC)):
         run("ingest", "arxiv", "--from-file", str(FIXTURES / "arxiv_api_page1.xml"))
