@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter.config import get_settings
+from newsletter.delivery.breaker import read as read_breaker
 from newsletter.models import (
     Delivery,
     DeliveryState,
@@ -98,6 +99,10 @@ class Overview:
     suppressions: dict[str, int]
     failures: list[dict[str, Any]]
     ingest_runs: list[dict[str, Any]]
+    sending: str = "sending: running"  # the circuit breaker, in words
+    sending_paused: bool = False
+    # SES GetAccount figures as the send workers last cached them (never fetched here).
+    ses_quota: dict[str, float] | None = None
     alerts: list[str] = field(default_factory=list)
 
     @property
@@ -185,6 +190,28 @@ def queue_stats(client: redis.Redis, queues: Iterable[str] = QUEUES) -> list[Que
 
 def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+def ses_quota(client: redis.Redis) -> dict[str, float] | None:
+    """Read the SES account figures the send workers cached (no call to AWS from here)."""
+    from newsletter.delivery.ratelimit import ACCOUNT_KEY, QUOTA_KEY
+
+    raw = client.get(ACCOUNT_KEY)
+    if not raw:
+        return None
+    try:
+        quota = json.loads(raw).get("SendQuota") or {}
+        figures = {
+            "max_send_rate": float(quota.get("MaxSendRate", 0)),
+            "max_24_hour_send": float(quota.get("Max24HourSend", -1)),
+            "sent_last_24_hours": float(quota.get("SentLast24Hours", 0)),
+        }
+    except (ValueError, TypeError, AttributeError):
+        return None
+    remaining = client.get(QUOTA_KEY)
+    if remaining is not None:
+        figures["remaining_24_hour"] = float(remaining)
+    return figures
 
 
 # --- workers ----------------------------------------------------------------------
@@ -346,6 +373,7 @@ def overview(
     queues: list[QueueStats] = []
     queue_error = worker_error = None
     workers: list[WorkerStats] | None = None
+    quota = None
     broker = "embedded (tasks run in-process)"
     if settings.redis_url:
         broker = settings.redis_url.split("@")[-1]
@@ -353,6 +381,7 @@ def overview(
             client = redis_client(settings.redis_url)
             try:
                 queues = queue_stats(client)
+                quota = ses_quota(client)
             finally:
                 client.close()
         except redis.RedisError as exc:
@@ -364,6 +393,7 @@ def overview(
             except Exception as exc:  # inspect raises broker/transport errors of all kinds
                 worker_error = f"cannot inspect workers: {exc}"
     window_start = now - RATE_WINDOW
+    breaker = read_breaker(session)
     result = Overview(
         generated_at=now,
         broker=broker,
@@ -382,7 +412,12 @@ def overview(
         suppressions=grouped_counts(session, Suppression.reason),
         failures=recent_failures(session),
         ingest_runs=recent_ingest_runs(session),
+        sending=breaker.describe(now),
+        sending_paused=breaker.is_open(now),
+        ses_quota=quota,
     )
+    if quota and quota.get("max_send_rate"):
+        result.send_rate_limit = settings.send_rate or quota["max_send_rate"]
     result.alerts = alerts(result)
     return result
 
@@ -390,6 +425,11 @@ def overview(
 def alerts(view: Overview) -> list[str]:
     """Say in words what needs an operator now, worst first."""
     out: list[str] = []
+    if view.sending_paused:
+        out.append(view.sending)
+    quota = view.ses_quota or {}
+    if quota.get("max_24_hour_send", -1) > 0 and quota.get("remaining_24_hour", 1) <= 0:
+        out.append("the SES 24-hour sending quota is used up")
     if view.bounce_rate is not None and view.bounce_rate >= BOUNCE_WARN:
         level = "above SES's review limit" if view.bounce_rate >= SES_BOUNCE_LIMIT else "high"
         out.append(f"bounce rate {view.bounce_rate:.2%} over 7 days is {level} (SES: 5%)")

@@ -51,8 +51,16 @@ def format_overview(view: Overview) -> str:
     if not view.editions:
         lines.append("  none yet")
     limit = f" of {view.send_rate_limit:g}/s" if view.send_rate_limit else ""
+    quota = view.ses_quota
+    if quota and quota["max_24_hour_send"] >= 0:
+        lines += [
+            "",
+            f"SES quota: {quota['max_send_rate']:g}/s, {quota['sent_last_24_hours']:.0f} of "
+            f"{quota['max_24_hour_send']:.0f} sent in 24 h",
+        ]
     lines += [
         "",
+        view.sending,
         f"send rate: {view.send_rate_per_second:.2f}/s{limit} (last minute); "
         f"{view.sent_last_hour} in the last hour",
         f"bounce rate (7 days): {_rate(view.bounce_rate)} of {view.sent_in_window} sent "

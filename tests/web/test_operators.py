@@ -230,3 +230,33 @@ def test_health_and_error_pages_never_show_a_traceback():
         assert "Something went wrong" in broken.text
         assert "secret internals" not in broken.text
         assert client.put("/").status_code == 405
+
+
+def test_a_paused_sender_and_the_ses_quota_show_up_everywhere(
+    admin_client: TestClient, redis_url: str
+):
+    from newsletter.delivery import breaker
+    from newsletter.delivery.ratelimit import ACCOUNT_KEY, QUOTA_KEY
+
+    make_subscriber()
+    with session_scope() as session:
+        breaker.trip(session, "SendingPausedException: sending is paused for this account")
+    client = redis_client(redis_url)
+    try:
+        account = {
+            "SendQuota": {"MaxSendRate": 14, "Max24HourSend": 50000, "SentLast24Hours": 50000}
+        }
+        client.set(ACCOUNT_KEY, json.dumps(account))
+        client.set(QUOTA_KEY, 0)
+    finally:
+        client.close()
+    with session_scope() as session:
+        view = overview(session, inspect=None)
+    assert view.sending_paused and view.send_rate_limit == 14
+    text = "\n".join(view.alerts)
+    assert "PAUSED" in text and "SendingPausedException" in text
+    assert "24-hour sending quota is used up" in text
+    page = admin_client.get("/admin", headers=basic("correct horse")).text
+    assert "14.0/s max" in page and "50000 of 50000 sent in 24 h, 0 left" in page
+    result = CliRunner().invoke(cli, ["queues", "--no-workers"])
+    assert "sending: PAUSED" in result.output and "SES quota: 14/s" in result.output
