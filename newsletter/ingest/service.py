@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from newsletter.config import Settings, get_settings
 from newsletter.db import session_scope
 from newsletter.ingest import arxiv_api, arxiv_rss, gaps, hf_daily, oai_pmh
@@ -22,6 +24,7 @@ from newsletter.ingest.http import Fetched, FetchError, HttpClient, TransientFet
 from newsletter.ingest.normalise import MalformedDocument, PaperRecord, Parsed
 from newsletter.ingest.runs import store_run
 from newsletter.ingest.sample import load_sample
+from newsletter.models import IngestRun
 from newsletter.timeutil import utcnow
 
 SOURCES = ("sample", "arxiv", "arxiv-rss", "hf", "oai")
@@ -203,6 +206,24 @@ def _fill_gaps(collected: Collected, settings: Settings) -> None:
 
 def _store(source: str, collected: Collected) -> dict[str, Any]:
     error = "; ".join(collected.errors + collected.warnings) or None
+    try:
+        return _store_records(source, collected, error)
+    except SQLAlchemyError as exc:
+        # Nothing of this batch was stored (one transaction); say so where operators look.
+        with session_scope() as session:
+            session.add(
+                IngestRun(
+                    source=source,
+                    fetched=len(collected.records) + len(collected.problems),
+                    error=f"could not store the papers: {type(exc).__name__}: {exc}"[:2000],
+                    problems=collected.problems[:200],
+                    finished_at=utcnow(),
+                )
+            )
+        raise
+
+
+def _store_records(source: str, collected: Collected, error: str | None) -> dict[str, Any]:
     with session_scope() as session:
         run = store_run(
             session, source, collected.records, problems=collected.problems, error=error

@@ -140,7 +140,22 @@ def _changed(dialect: str, sets: dict[str, str]) -> str:
     return " OR ".join(terms)
 
 
+def _text(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; one stray byte must not sink a whole batch.
+    return value.replace("\x00", "") if value and "\x00" in value else value
+
+
 def _row(record: PaperRecord, now: Any) -> dict[str, Any]:
+    row = _row_values(record, now)
+    for name in _TEXT_COLUMNS:
+        row[name] = _text(row[name])
+    return row
+
+
+_TEXT_COLUMNS = (*_VERSIONED_TEXT, *_LATEST_TEXT)
+
+
+def _row_values(record: PaperRecord, now: Any) -> dict[str, Any]:
     return {
         "arxiv_id": record.arxiv_id,
         "version": max(record.version, 1),

@@ -298,3 +298,20 @@ def test_the_celery_task_does_not_retry_a_malformed_document(schema: None):
 
     result = ingest_source("hf", {"from_file": str(FIXTURES / "hf_daily_malformed.json")})
     assert result["failed"] and not result["transient"]
+
+
+def test_a_database_failure_is_still_recorded_as_a_run(schema: None):
+    from sqlalchemy import text
+
+    with session_scope() as session:  # a trigger stands in for a broken database
+        session.execute(
+            text(
+                "CREATE TRIGGER no_papers BEFORE INSERT ON papers "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        )
+    with pytest.raises(Exception, match="disk full"):
+        run_ingest("hf", from_file=str(FIXTURES / "hf_daily.json"))
+    run = runs()[-1]
+    assert run.error.startswith("could not store the papers") and "disk full" in run.error
+    assert papers() == {}

@@ -153,3 +153,8 @@ def test_a_run_records_counts_and_names_the_bad_entries(db_url: str):
         assert (run.fetched, run.new, run.skipped) == (2, 1, 1)
         assert run.problems == [{"id": "2611.9", "error": "missing title"}]
         assert run.error == "1 entries skipped: 2611.9: missing title"
+
+
+def test_a_nul_byte_in_a_title_does_not_sink_the_batch(db_url: str):
+    assert upsert(record(title="Bad\x00title", abstract="A\x00b")).new == 1
+    assert (stored().title, stored().abstract) == ("Badtitle", "Ab")
