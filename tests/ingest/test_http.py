@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 
 import pytest
@@ -40,10 +39,12 @@ def test_a_429_and_a_503_are_retried_until_the_source_answers(server: FixtureSer
 
 def test_retry_after_is_honoured(server: FixtureServer):
     server.script("/feed", Reply(b"", status=503, headers={"Retry-After": "1"}), Reply(b"<ok/>"))
+    started = time.monotonic()
     with client() as http:
         http.get(server.url + "/feed")
-    first, second = server.hits("/feed")
-    assert second.at - first.at >= 0.9
+    # Measured on the client: the server's clock would see a late first request.
+    assert time.monotonic() - started >= 1.0
+    assert len(server.hits("/feed")) == 2
 
 
 def test_a_source_that_stays_down_is_a_transient_error(server: FixtureServer):
@@ -112,14 +113,14 @@ def test_consecutive_requests_to_one_host_keep_the_minimum_interval(server: Fixt
     with client(min_interval=0.25) as http:
         for _ in range(3):
             http.get(server.url + "/feed")
-    times = [seen.at for seen in server.hits("/feed")]
-    assert all(b - a >= 0.24 for a, b in itertools.pairwise(times))
-    assert time.monotonic() - started >= 0.49
+    assert time.monotonic() - started >= 0.5
+    assert len(server.hits("/feed")) == 3
 
 
 def test_even_the_first_retry_waits_the_minimum_interval(server: FixtureServer):
     server.script("/feed", Reply(b"busy", status=503), Reply(b"<ok/>"))
+    started = time.monotonic()
     with client(min_interval=0.4) as http:
         http.get(server.url + "/feed")
-    first, second = server.hits("/feed")
-    assert second.at - first.at >= 0.39
+    assert time.monotonic() - started >= 0.4
+    assert len(server.hits("/feed")) == 2
