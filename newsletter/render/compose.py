@@ -12,7 +12,7 @@ from newsletter.delivery.base import OutgoingEmail
 from newsletter.models import Delivery, Edition, EmailFormat, Paper, Subscriber
 from newsletter.render.digest import HTML_LIMIT, DigestPaper, Pick, Reader
 from newsletter.render.mime import Envelope, digest_bytes
-from newsletter.render.parts import Composed, edition_parts
+from newsletter.render.parts import Candidates, Composed, edition_parts
 from newsletter.render.signing import click_urls, reader_links
 from newsletter.schedule import next_due_label
 
@@ -82,11 +82,27 @@ def message_bytes(composed: Composed, reader: Reader, *, html: bool = True) -> b
     return digest_bytes(envelope, composed.text, composed.html if html else None)
 
 
+def candidates_of(session: Session, edition: Edition) -> Candidates:
+    """Load the edition's candidate papers by position (they are frozen, best first)."""
+    ids = list(edition.candidate_ids or [])
+
+    def load(start: int, count: int) -> list[DigestPaper]:
+        wanted = ids[start : start + count]
+        if not wanted:
+            return []
+        rows = session.scalars(select(Paper).where(Paper.arxiv_id.in_(wanted)))
+        return [digest_paper(row) for row in rows]
+
+    return load
+
+
 def compose_delivery(session: Session, delivery: Delivery, subscriber: Subscriber) -> OutgoingEmail:
     """Render and assemble the message for `delivery` (no side effects)."""
-    edition_key = session.get_one(Edition, delivery.edition_id).key
+    edition = session.get_one(Edition, delivery.edition_id)
+    edition_key = edition.key
     reader = reader_for(subscriber, edition_key)
     picks = picks_of(session, delivery.papers or [])
+    edition_parts(edition_key).ensure(picks, candidates_of(session, edition))
     html = subscriber.format != EmailFormat.TEXT
     composed = compose_digest(edition_key, reader, picks, html=html)
     return OutgoingEmail(

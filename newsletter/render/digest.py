@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
@@ -78,13 +78,21 @@ class DigestPaper:
     project_url: str | None = None
     thumbnail_url: str | None = None
 
+    def __hash__(self) -> int:
+        # Cards are cached by paper; hash the fields once, not on every lookup.
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        return hash(tuple(getattr(self, f.name) for f in fields(self)))
+
     @functools.cached_property
     def display_title(self) -> str:
         return shorten(collapse(self.title), MAX_TITLE) or self.arxiv_id
 
     @property
     def short_authors(self) -> str:
-        names = [collapse(a) for a in self.authors if a.strip()]
+        names = [shorten(collapse(a), 60) for a in self.authors if a.strip()]
         if len(names) <= MAX_AUTHORS:
             return ", ".join(names)
         return ", ".join(names[: MAX_AUTHORS - 1]) + f" et al. ({len(names)} authors)"

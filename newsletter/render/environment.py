@@ -28,14 +28,15 @@ def email_environment() -> Environment:
     return env
 
 
-def inline_css(html: str) -> str:
+def inline_css(html: str, *, leftover: bool = True) -> str:
     """Move the stylesheet into style attributes, keeping @media rules in a <style> block.
 
     Mail clients such as Gmail's apps ignore or rewrite <style>; inline styles survive.
     `strip_important=False` matters: premailer's default strips `!important` from the
     rules it leaves behind, and then the phone and dark-mode overrides lose to the
     inlined styles. cssutils' warnings about mail-only properties (mso-hide, ...) are
-    silenced: they would otherwise be logged once per email.
+    silenced: they would otherwise be logged once per email. `leftover=False` skips
+    writing the <style> block (a third of premailer's time) when only the body is kept.
     """
     premailer = Premailer(
         html,
@@ -45,6 +46,7 @@ def inline_css(html: str) -> str:
         allow_loading_external_files=False,
         disable_validation=True,
         cssutils_logging_level=logging.CRITICAL,
+        disable_leftover_css=not leftover,
     )
     # No pretty-printing: libxml2 would add newlines that depend on what follows a card,
     # and a card must inline to the same bytes wherever it stands.

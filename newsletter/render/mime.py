@@ -18,11 +18,12 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from operator import attrgetter
 
 from newsletter.config import Settings, get_settings
 from newsletter.render.digest import RenderedEmail
-from newsletter.render.parts import Fragment, Piece
-from newsletter.render.qp import qp_body, qp_value
+from newsletter.render.parts import Piece
+from newsletter.render.qp import qp_body
 from newsletter.subscriptions.links import SubscriberLinks
 from newsletter.timeutil import utcnow
 
@@ -142,7 +143,10 @@ def digest_bytes(envelope: Envelope, text: Sequence[Piece], html: Sequence[Piece
 
 
 def _encode(pieces: Sequence[Piece]) -> list[bytes]:
-    return [p.qp if isinstance(p, Fragment) else qp_value(p) for p in pieces]
+    return list(map(_QP, pieces))
+
+
+_QP = attrgetter("qp")
 
 
 def _header(name: str, value: str) -> bytes:

@@ -18,9 +18,10 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from operator import attrgetter
+from typing import Any
 
 from markupsafe import Markup
 
@@ -73,8 +74,16 @@ class Fragment:
         return cls(text, qp_value(text), len(text.encode("utf-8")))
 
 
-# A composed email is a flat list of cached fragments and per-reader strings.
-Piece = Union[Fragment, str]  # noqa: UP007 (a runtime alias)
+# How many of an edition's candidates one premailer run inlines ahead of need.
+WARM_BATCH = 200
+# (start, count) -> the edition's candidate papers in that range, most popular first.
+Candidates = Callable[[int, int], Sequence[DigestPaper]]
+
+# A composed email is a flat list of fragments: the edition's cached ones and the
+# reader's values (each encoded once per email).
+Piece = Fragment
+_SIZE = attrgetter("size")
+_TEXT = attrgetter("text")
 _NEWLINE = Fragment.of("\n")
 
 
@@ -100,7 +109,7 @@ class Compiled:
             value = values[name]
             if isinstance(value, list):
                 out.extend(value)
-            elif value:
+            else:
                 out.append(value)
         last = statics[-1]
         if last is not None:
@@ -120,22 +129,18 @@ def html_values(values: Mapping[str, Any]) -> dict[str, Piece | list[Piece]]:
     return {
         name: value
         if isinstance(value, list)
-        else (escape_attr(str(value)) if "url" in name else escape_html(str(value)))
+        else Fragment.value(escape_attr(str(value)) if "url" in name else escape_html(str(value)))
         for name, value in values.items()
     }
 
 
 def size_of(pieces: Iterable[Piece]) -> int:
     """The UTF-8 size of the joined pieces (each fragment knows its own)."""
-    return sum(p.size if isinstance(p, Fragment) else len(p.encode("utf-8")) for p in pieces)
-
-
-def _text_of(piece: Piece) -> str:
-    return piece.text if isinstance(piece, Fragment) else piece
+    return sum(map(_SIZE, pieces))
 
 
 def join(pieces: Iterable[Piece]) -> str:
-    return "".join(p.text if isinstance(p, Fragment) else p for p in pieces)
+    return "".join(map(_TEXT, pieces))
 
 
 @dataclass
@@ -204,6 +209,30 @@ class EditionParts:
             self._shells[key] = found
         return found
 
+    warmed: bool = False
+    warm_cursor: int = 0
+
+    def warm(self, papers: Iterable[DigestPaper]) -> None:
+        """Inline the cards of `papers` (likely picks) in one premailer run."""
+        self.warmed = True
+        self.prepare((paper, 0, True) for paper in papers)
+
+    def ensure(self, picks: Sequence[Pick], candidates: Candidates) -> None:
+        """Make sure the picks' cards are cached, inlining the next candidates with them.
+
+        premailer's cost is mostly per run (~20 ms), not per card (~2 ms in a batch), so
+        a miss inlines the edition's next WARM_BATCH candidates (most popular first) in
+        the same run: an edition costs a few runs per process, not one per reader who
+        brings a new paper.
+        """
+        wanted = [(pick.paper, 0, bool(pick.reason)) for pick in picks]
+        if self.warmed and all(key in self._cards for key in wanted):
+            return
+        more = candidates(self.warm_cursor, WARM_BATCH)
+        self.warm_cursor += WARM_BATCH
+        self.warmed = True
+        self.prepare([*wanted, *((paper, 0, True) for paper in more)])
+
     def prepare(self, wanted: Iterable[tuple[DigestPaper, int, bool]]) -> None:
         """Render and inline every card in `wanted` not yet cached, in one premailer run."""
         missing = list(dict.fromkeys(k for k in wanted if k not in self._cards))
@@ -222,7 +251,7 @@ class EditionParts:
         values.update(has_papers=True, has_more=False, has_next_due=False, cards=cards)
         document = env.get_template("email/digest.html").render(shell_context(self.labels, values))
         self.premailer_runs += 1
-        inlined = inline_css(document)
+        inlined = inline_css(document, leftover=False)
         start = inlined.index(_CARD_START) + len(_CARD_START)
         region = inlined[start : inlined.index(_CARD_END, start)]
         parts = region.split(_CARD_SEP)
@@ -268,7 +297,7 @@ class EditionParts:
         )
         # Mail parts end with a line break (the standard library adds one too).
         for pieces in (html, text):
-            if pieces and not _text_of(pieces[-1]).endswith("\n"):
+            if pieces and not pieces[-1].text.endswith("\n"):
                 pieces.append(_NEWLINE)
         return Composed(
             subject=subject_for(self.labels, picks),
@@ -355,7 +384,9 @@ def _shell_values(
     """The shell's per-reader values: escaped for HTML, or as they are for the text part."""
     values = reader_values(reader, picks, len(picks) if shown is None else shown)
     wanted = {name: values[name] for name in SHELL_SLOTS}
-    return html_values(wanted) if html else {k: str(v) for k, v in wanted.items()}
+    if html:
+        return html_values(wanted)
+    return {name: Fragment.value(str(value)) for name, value in wanted.items()}
 
 
 # Per-process cache, like pipeline.py's fitted ranking models: a worker usually composes

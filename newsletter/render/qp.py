@@ -42,6 +42,8 @@ _LINE = 75  # 76 minus the "=" of the soft break
 
 def qp_value(text: str) -> bytes:
     """Encode a short per-reader value like `qp_fragment`, faster when it is plain ASCII."""
+    if not text:
+        return b""
     if not _PLAIN.match(text):
         return qp_fragment(text)
     if len(text) <= _LINE:

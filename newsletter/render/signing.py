@@ -159,10 +159,19 @@ def _links(secret: str, base_url: str, mail_from: str) -> _Links:
 _lock = threading.Lock()
 
 
+_last: tuple[object, _Links] | None = None
+
+
 def _current() -> _Links:
+    global _last
     settings = get_settings()
+    last = _last
+    if last is not None and last[0] is settings:  # the common case: same settings object
+        return last[1]
     with _lock:
-        return _links(settings.secret_key, settings.base_url, settings.mail_from)
+        links = _links(settings.secret_key, settings.base_url, settings.mail_from)
+    _last = (settings, links)
+    return links
 
 
 def reader_links(subscriber_id: int, generation: int, edition_key: str | None) -> SubscriberLinks:

@@ -188,7 +188,7 @@ def test_titles_authors_and_reasons_from_sources_arrive_as_text():
 
 def test_a_digest_of_huge_abstracts_and_many_papers_stays_under_the_gmail_clip_limit():
     reader = factories.reader()
-    huge = "word " * 40_000  # 200 KB, no sentence ends
+    huge = "word " * 20_000  # 100 KB, no sentence ends
     picks = factories.picks(50, abstract=huge, title="T" * 5000, authors=("A" * 3000,) * 40)
     composed = fresh_parts().compose(reader, picks, click_urls)
     size = len(composed.html_str.encode("utf-8"))
@@ -261,3 +261,37 @@ def test_the_edition_cache_is_per_edition():
     assert edition_parts(KEY) is edition_parts(KEY)
     assert edition_parts("weekly-2026-W48") is not edition_parts(KEY)
     assert edition_parts("weekly-2026-W48").labels.subject_date == "week 48"
+
+
+def test_a_reader_with_an_uncached_paper_inlines_the_next_candidates_too():
+    parts = fresh_parts()
+    candidates = [factories.paper(n) for n in range(1, 301)]
+
+    def load(start: int, count: int) -> list:
+        return candidates[start : start + count]
+
+    first = [factories.Pick(p, "r") for p in candidates[:10]]
+    parts.ensure(first, load)
+    runs = parts.premailer_runs
+    for offset in range(10, 200, 10):  # every later reader's picks were inlined ahead
+        parts.ensure([factories.Pick(p, "r") for p in candidates[offset : offset + 10]], load)
+    assert parts.premailer_runs == runs == 1
+    parts.ensure([factories.Pick(candidates[250], "r")], load)  # past the first batch
+    assert parts.premailer_runs == 2
+
+
+def test_links_stay_correct_if_the_fast_signer_ever_disagrees_with_the_token_module(
+    monkeypatch,
+):
+    from newsletter.render import signing
+
+    monkeypatch.setattr(signing.FastSigner, "token", lambda self, *args: "garbage")
+    signing._links.cache_clear()
+    monkeypatch.setattr(signing, "_last", None)
+    try:
+        reader = factories.reader(subscriber_id=5)
+        urls = click_urls(reader, factories.paper(1))
+        assert read_token("click", urls["abs"].rsplit("/", 1)[1]).extra == "2411.00001|abs"
+        assert read_token("view", reader.view_url.rsplit("/", 1)[1]).extra == KEY
+    finally:
+        signing._links.cache_clear()

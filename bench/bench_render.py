@@ -1,0 +1,209 @@
+"""Emails per second to finished MIME bytes: per-email Jinja + premailer vs our cached parts.
+
+    .venv/bin/python bench/bench_render.py            # 1,000 readers, 10 papers each
+    .venv/bin/python bench/bench_render.py --quick    # 100 readers (smoke run)
+
+Both paths render the same readers' digests (same picks, reasons and signed links) to
+the bytes a backend sends:
+  (a) Jinja renders every email, premailer inlines it, EmailMessage serialises it;
+  (b) newsletter.render: templates rendered and inlined once per edition (shells and
+      paper cards, counted in the timing), each email joined from cached fragments and
+      written as MIME from pre-encoded parts.
+The run pins itself to one CPU and reports wall time and CPU time (the machine may be
+shared). It checks that (b) produces the same HTML and text as (a) before timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import os
+import random
+import re
+import sys
+import time
+from email import policy
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("NEWSLETTER_SECRET_KEY", "bench-secret-key")
+os.environ.setdefault("NEWSLETTER_BASE_URL", "https://papers.example.com")
+os.environ.setdefault("NEWSLETTER_FROM", "Trending Papers <digest@papers.example.com>")
+
+from newsletter.render.compose import message_bytes
+from newsletter.render.digest import (
+    DigestPaper,
+    EditionLabels,
+    Pick,
+    Reader,
+    render_digest,
+)
+from newsletter.render.mime import build_message
+from newsletter.render.parts import EditionParts
+from newsletter.render.signing import click_urls, reader_links
+from newsletter.subscriptions.links import SubscriberLinks
+
+KEY = "daily-2026-11-26"
+WORDS = (
+    "model models language learning training data we our method methods propose results "
+    "show task tasks performance large neural network networks approach based using "
+    "benchmark benchmarks agents reasoning diffusion transformer attention efficient "
+    "state-of-the-art evaluation framework datasets improves outperforms across robust"
+).split()
+
+
+def sentence(rng: random.Random) -> str:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(12, 28))]
+    return " ".join(words).capitalize() + "."
+
+
+def candidate_papers(rng: random.Random, count: int) -> list[DigestPaper]:
+    """arXiv-like papers: 8-12 sentence abstracts (~1,000-1,900 characters)."""
+    papers = []
+    for n in range(count):
+        arxiv_id = f"2411.{10000 + n}"
+        papers.append(
+            DigestPaper(
+                arxiv_id=arxiv_id,
+                title=" ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 14))).title(),
+                abstract=" ".join(sentence(rng) for _ in range(rng.randint(8, 12))),
+                authors=tuple(f"Author{i} Surname{n}" for i in range(rng.randint(1, 12))),
+                categories=tuple(rng.sample(["cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML"], 2)),
+                upvotes=rng.randint(0, 150),
+                abs_url=f"https://arxiv.org/abs/{arxiv_id}",
+                pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+                hf_url=f"https://huggingface.co/papers/{arxiv_id}" if n % 2 else None,
+                code_url=f"https://github.com/lab/project{n}" if n % 3 == 0 else None,
+                thumbnail_url=(
+                    f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{arxiv_id}.png"
+                    if n % 2
+                    else None
+                ),
+            )
+        )
+    return papers
+
+
+def readers_and_picks(
+    count: int, papers_each: int
+) -> tuple[list[DigestPaper], list[tuple[Reader, list[Pick]]]]:
+    """The edition's candidates (most popular first) and each reader's picks among them."""
+    rng = random.Random(20261126)
+    pool = candidate_papers(rng, 300)
+    # Trending papers are popular: readers' picks overlap, drawn with a skew to the top.
+    weights = [1.0 / (1 + i) ** 0.7 for i in range(len(pool))]
+    out = []
+    for subscriber_id in range(1, count + 1):
+        chosen: dict[str, DigestPaper] = {}
+        while len(chosen) < papers_each:
+            paper = rng.choices(pool, weights)[0]
+            chosen[paper.arxiv_id] = paper
+        picks = [
+            Pick(paper, reason=f"matches '{rng.choice(WORDS)}' and '{rng.choice(WORDS)}'")
+            for paper in chosen.values()
+        ]
+        links = reader_links(subscriber_id, 0, KEY)
+        reader = Reader(
+            subscriber_id=subscriber_id,
+            generation=0,
+            email=f"reader{subscriber_id}@example.org",
+            view_url=links.view or "",
+            preferences_url=links.preferences,
+            unsubscribe_url=links.unsubscribe,
+            unsubscribe_mailto=links.unsubscribe_mailto,
+            next_due="Friday 27 November, 07:00 Europe/London",
+        )
+        out.append((reader, picks))
+    return pool, out
+
+
+def naive(labels: EditionLabels, reader: Reader, picks: list[Pick]) -> bytes:
+    rendered = render_digest(labels, reader, picks, click_urls)
+    links = SubscriberLinks(
+        reader.preferences_url, reader.unsubscribe_url, reader.unsubscribe_mailto, reader.view_url
+    )
+    return build_message(rendered, reader.email, links).as_bytes()
+
+
+def cached(parts: EditionParts, reader: Reader, picks: list[Pick]) -> bytes:
+    return message_bytes(parts.compose(reader, picks, click_urls), reader)
+
+
+TOKEN = re.compile(r"/(c|digest|preferences|unsubscribe)/[A-Za-z0-9_.-]+")
+
+
+def bodies(raw: bytes) -> tuple[str, str]:
+    message = email.message_from_bytes(raw, policy=policy.default)
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    # Signed links carry the second they were made; compare everything else exactly.
+    return tuple(TOKEN.sub(r"/\1/T", s.replace("\r\n", "\n")) for s in (text, html))  # type: ignore[return-value]
+
+
+def timed(run) -> tuple[float, float, list[bytes]]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = run()
+    return time.perf_counter() - wall, time.process_time() - cpu, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 readers instead of 1,000")
+    parser.add_argument("--readers", type=int, default=None)
+    parser.add_argument("--papers", type=int, default=10)
+    args = parser.parse_args()
+    count = args.readers or (100 if args.quick else 1000)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+    labels = EditionLabels.from_key(KEY)
+    candidates, work = readers_and_picks(count, args.papers)
+    # Warm-up outside the timing: imports, cssutils' first parse, template compilation.
+    warm = EditionParts(labels)
+    naive(labels, *work[0])
+    cached(warm, *work[0])
+    for reader, picks in work[:5]:
+        assert bodies(naive(labels, reader, picks)) == bodies(cached(warm, reader, picks))
+
+    a_wall, a_cpu, a_out = timed(lambda: [naive(labels, r, p) for r, p in work])
+    parts = EditionParts(labels)
+
+    def cold() -> list[bytes]:
+        # As compose_delivery does: before composing, make sure the picks' cards are
+        # inlined; a miss inlines the next batch of the edition's candidates with them.
+        out = []
+        for reader, picks in work:
+            parts.ensure(picks, lambda start, n: candidates[start : start + n])
+            out.append(cached(parts, reader, picks))
+        return out
+
+    b_wall, b_cpu, b_out = timed(cold)
+    runs = parts.premailer_runs
+    w_wall, w_cpu, _ = timed(lambda: [cached(parts, r, p) for r, p in work])
+
+    html_kb = sum(len(bodies(raw)[1].encode()) for raw in b_out[:50]) / min(50, count) / 1024
+    mime_kb = sum(len(raw) for raw in b_out) / count / 1024
+    print(
+        f"{count:,} readers x {args.papers} papers -> finished MIME bytes "
+        f"(~{html_kb:.0f} KB HTML, {mime_kb:.0f} KB message), one CPU\n"
+    )
+    print(f"{'':38} {'emails/s':>10} {'(cpu)':>10} {'ms/email':>9} {'premailer':>10}")
+    rows = [
+        ("(a) Jinja + premailer per email", a_wall, a_cpu, count),
+        ("(b) cached parts, cold edition", b_wall, b_cpu, runs),
+        ("(b) cached parts, warm", w_wall, w_cpu, 0),
+    ]
+    for name, wall, cpu, premailer_runs in rows:
+        print(
+            f"{name:38} {count / wall:10,.0f} {count / cpu:10,.0f} "
+            f"{1000 * wall / count:9.2f} {premailer_runs:10,}"
+        )
+    print(
+        f"\nratio (b cold)/(a): {a_wall / b_wall:,.0f}x wall, {a_cpu / b_cpu:,.0f}x cpu"
+        f"   (b warm)/(a): {a_wall / w_wall:,.0f}x wall"
+    )
+    assert len(a_out) == len(b_out) == count
+
+
+if __name__ == "__main__":
+    main()
