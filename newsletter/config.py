@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     rank_hidden_penalty: float = Field(
         0.3, validation_alias=_env("NEWSLETTER_RANK_HIDDEN_PENALTY"), ge=0
     )
+    rank_negative_penalty: float = Field(
+        0.3, validation_alias=_env("NEWSLETTER_RANK_NEGATIVE_PENALTY"), ge=0
+    )
     rank_clicked_weight: float = Field(
         0.6, validation_alias=_env("NEWSLETTER_RANK_CLICKED_WEIGHT"), ge=0, le=1
     )

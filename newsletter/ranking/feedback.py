@@ -43,7 +43,7 @@ def fit_dual(
     y = labels.astype(np.float64)
     s = weights.astype(np.float64)
     for _ in range(STEPS):
-        f = np.einsum("bij,bj->bi", gram, alpha) + bias[:, None]
+        f = np.matmul(gram, alpha[:, :, None])[:, :, 0] + bias[:, None]
         residual = s * (_sigmoid(f) - y)
         # Gradient in weight space is sum_i (residual_i + l2 * alpha_i) x_i.
         alpha -= STEP_SIZE * (residual + l2 * alpha)
@@ -53,7 +53,8 @@ def fit_dual(
 
 def decision(alpha: np.ndarray, bias: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Return w.x + b for every candidate: kernel is (B, n, papers)."""
-    return np.asarray(np.einsum("bi,bip->bp", alpha, kernel) + bias[:, None], dtype=np.float32)
+    values = np.matmul(alpha[:, None, :].astype(np.float32), kernel)[:, 0, :]
+    return np.asarray(values + bias[:, None], dtype=np.float32)
 
 
 def balanced_weights(labels: np.ndarray, strength: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 
 import numpy as np
+from scipy import sparse
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -66,6 +67,15 @@ class PhraseIndex:
                     )
         self._cache[key] = result
         return result
+
+    def matrix(self, phrases: list[str]) -> sparse.csr_matrix:
+        """Return a sparse (len(phrases), papers) 0/1 matrix of which phrase is in which paper."""
+        found = [self.rows(phrase) for phrase in phrases]
+        lengths = np.fromiter((len(rows) for rows in found), dtype=np.int64, count=len(found))
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        indices = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+        data = np.ones(len(indices), dtype=np.float32)
+        return sparse.csr_matrix((data, indices, indptr), shape=(len(phrases), self.size))
 
     def matches(self, phrases: list[str]) -> np.ndarray:
         """Return a (len(phrases), papers) boolean matrix of which phrase is in which paper."""

@@ -16,7 +16,7 @@ Score of paper p for reader u (every weight is a setting, default in brackets):
                  regression over tf-idf (see feedback.py) is mixed in with weight
                  NEWSLETTER_RANK_FEEDBACK_WEIGHT [0.35].
     score      = NEWSLETTER_RANK_RELEVANCE_WEIGHT [1.0]  * relevance
-               + NEWSLETTER_RANK_KEYWORD_WEIGHT   [0.3]  * (1 - 0.5 ** keyword phrases found)
+               + NEWSLETTER_RANK_KEYWORD_WEIGHT   [0.3]  * (1 - 0.5 ** phrase hits, title twice)
                + NEWSLETTER_RANK_TRENDING_WEIGHT  [0.15] * log(1 + upvotes) / log(1 + max upvotes)
                + NEWSLETTER_RANK_RECENCY_WEIGHT   [0.05] * 0.5 ** (age / half-life)
                + NEWSLETTER_RANK_CATEGORY_WEIGHT  [0.1]  * (shares a category with the reader)
@@ -24,8 +24,9 @@ Score of paper p for reader u (every weight is a setting, default in brackets):
 
 Age is measured from the edition's newest paper; the half-life is
 NEWSLETTER_RANK_HALF_LIFE_DAYS [7]. Excluded outright: papers the reader
-already received, hid, liked, clicked or gave as seeds, and papers containing a negative
-keyword. The digest is then chosen from the best 3k by maximal marginal relevance
+already received, hid, liked, clicked or gave as seeds, and papers with a negative
+keyword in the title; one only in the abstract costs NEWSLETTER_RANK_NEGATIVE_PENALTY
+[0.3]. The digest is then chosen from the best 3k by maximal marginal relevance
 (NEWSLETTER_RANK_MMR_LAMBDA [0.75]: 1 = pure score, lower = more varied), and a paper
 whose cosine to an already chosen one reaches NEWSLETTER_RANK_DUPLICATE_SIMILARITY [0.8]
 is never added: no digest of five near-duplicates.
@@ -40,16 +41,16 @@ from itertools import chain
 import numpy as np
 from scipy import sparse
 
-from newsletter.ranking.explain import Signals, explain
+from newsletter.ranking.explain import PickSignals, explain_chunk
 from newsletter.ranking.feedback import balanced_weights, decision, fit_dual
-from newsletter.ranking.model import EditionModel, fit_edition, library_vectors
+from newsletter.ranking.model import EditionModel, fit_edition
 from newsletter.ranking.phrases import words
 from newsletter.ranking.profile import Pick, Profile
 from newsletter.ranking.weights import RankWeights
 
 __all__ = ["CHUNK_SIZE", "EditionModel", "RankWeights", "fit_edition", "rank"]
 
-# Readers per vectorised pass: a (chunk x papers) float32 score matrix per signal.
+# Readers per vectorised pass: a few (chunk x papers) float32 matrices at a time.
 CHUNK_SIZE = 1000
 # Feedback models are trained in sub-batches to bound the (batch, n, papers) kernel.
 FEEDBACK_BATCH = 128
@@ -74,28 +75,33 @@ def rank(
     hidden or sent papers) to their text, so they can still steer the ranking.
     """
     weights = weights or RankWeights()
-    library = library or {}
     if not len(model) or not profiles or k <= 0:
         return [[] for _ in profiles]
+    # Every paper the readers point at is embedded and compared with the candidates
+    # once for the whole call, however many chunks follow.
+    refs = _refs(model, profiles, library or {})
+    static = (weights.trending * model.trending + weights.recency * model.recency).astype(
+        np.float32
+    )
     picks: list[list[Pick]] = []
     for start in range(0, len(profiles), chunk_size):
         chunk = profiles[start : start + chunk_size]
-        picks.extend(_rank_chunk(model, chunk, k, weights, library))
+        picks.extend(_rank_chunk(model, chunk, k, weights, refs, static))
     return picks
 
 
 @dataclass
 class _Refs:
-    """Papers a chunk of readers refers to, embedded once and compared to all candidates."""
+    """Papers readers refer to (seeds, liked, clicked, hidden, sent), embedded once."""
 
-    ids: list[str]
     position: dict[str, int]
-    vectors: sparse.csr_matrix
+    vectors: sparse.csr_matrix  # (refs, vocabulary)
     to_candidates: np.ndarray  # (refs, papers) cosine
 
 
 def _refs(model: EditionModel, profiles: Sequence[Profile], library: Mapping[str, str]) -> _Refs:
-    position: dict[str, int] = {}
+    inside: dict[str, None] = {}
+    outside: dict[str, None] = {}
     for profile in profiles:
         for arxiv_id in chain(
             profile.seed_papers,
@@ -105,53 +111,51 @@ def _refs(model: EditionModel, profiles: Sequence[Profile], library: Mapping[str
             # Sent papers only serve as "ignored" examples for readers who click.
             profile.already_sent[-MAX_NEGATIVES:] if profile.clicked else (),
         ):
-            position.setdefault(arxiv_id, len(position))
-    ids = list(position)
-    vectors = library_vectors(model, ids, library)
-    to_candidates = np.asarray((vectors @ model.matrix.T).toarray(), dtype=np.float32)
-    return _Refs(ids, position, vectors, to_candidates)
+            (inside if arxiv_id in model.index else outside)[arxiv_id] = None
+    inside_rows = np.array([model.index[a] for a in inside], dtype=np.int64)
+    # Unknown ids (no text anywhere) embed as empty rows and so contribute nothing.
+    outside_vectors = model.query_vectors([[(library.get(a, ""), 1.0)] for a in outside])
+    vectors = sparse.csr_matrix(
+        sparse.vstack([model.matrix[inside_rows], outside_vectors]), dtype=np.float32
+    )
+    to_candidates = np.empty((len(inside) + len(outside), len(model)), dtype=np.float32)
+    if len(inside):
+        to_candidates[: len(inside)] = model.similarity_rows(inside_rows)
+    if len(outside):
+        to_candidates[len(inside) :] = (outside_vectors @ model.matrix_t).toarray()
+    position = {a: i for i, a in enumerate(chain(inside, outside))}
+    return _Refs(position, vectors, to_candidates)
 
 
-def _group_max(
-    refs: _Refs, groups: list[list[tuple[str, float]]], n_papers: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (readers x papers) max over each reader's weighted reference papers.
+def _group_max(refs: _Refs, groups: list[list[tuple[str, float]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Return, for readers with any reference paper, the max over their weighted ones.
 
-    Also returns which readers had any reference at all.
+    Returns (row of each reader in the values or -1, values (readers with refs x papers)).
     """
-    out = np.zeros((len(groups), n_papers), dtype=np.float32)
     rows: list[int] = []
-    reader_weights: list[float] = []
+    weights: list[float] = []
     starts: list[int] = []
-    owners: list[int] = []
+    slot = np.full(len(groups), -1, dtype=np.int64)
     for reader, group in enumerate(groups):
-        if not group:
-            continue
-        starts.append(len(rows))
-        owners.append(reader)
-        for arxiv_id, weight in group:
-            rows.append(refs.position[arxiv_id])
-            reader_weights.append(weight)
-    present = np.zeros(len(groups), dtype=bool)
-    if rows:
-        values = (
-            refs.to_candidates[np.asarray(rows)]
-            * np.asarray(reader_weights, dtype=np.float32)[:, None]
-        )
-        out[np.asarray(owners)] = np.maximum.reduceat(values, np.asarray(starts), axis=0)
-        present[np.asarray(owners)] = True
-    return out, present
+        if group:
+            slot[reader] = len(starts)
+            starts.append(len(rows))
+            for arxiv_id, weight in group:
+                rows.append(refs.position[arxiv_id])
+                weights.append(weight)
+    if not rows:
+        return slot, np.zeros((0, refs.to_candidates.shape[1]), dtype=np.float32)
+    values = refs.to_candidates[np.asarray(rows)]
+    if any(w != 1.0 for w in weights):
+        values *= np.asarray(weights, dtype=np.float32)[:, None]
+    return slot, np.maximum.reduceat(values, np.asarray(starts), axis=0)
 
 
-def _scale_rows(values: np.ndarray) -> np.ndarray:
-    """Scale each row so its largest value is 1 (rows of zeros stay zero)."""
-    top = values.max(axis=1, keepdims=True)
-    return np.asarray(values / np.where(top > 0, top, 1.0), dtype=np.float32)
-
-
-def _query_text(profile: Profile) -> str:
-    # Keywords twice: a typed phrase is a stronger statement than a long description.
-    return " ".join([*profile.keywords, *profile.keywords, profile.description]).strip()
+def _incidence(cells: tuple[list[int], list[int]], n_rows: int, n_cols: int) -> sparse.csr_matrix:
+    rows, cols = cells
+    return sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_rows, n_cols)
+    )
 
 
 def _rank_chunk(
@@ -159,143 +163,151 @@ def _rank_chunk(
     profiles: Sequence[Profile],
     k: int,
     w: RankWeights,
-    library: Mapping[str, str],
+    refs: _Refs,
+    static: np.ndarray,
 ) -> list[list[Pick]]:
-    n_readers, n_papers = len(profiles), len(model)
+    n_readers = len(profiles)
+    readers = np.arange(n_readers)
 
-    # --- text query: keywords + description ---------------------------------------
-    queries = [_query_text(p) for p in profiles]
-    has_text = np.array([bool(q) for q in queries])
-    text = np.zeros((n_readers, n_papers), dtype=np.float32)
-    if has_text.any():
-        vectors = model.vectors_for([q for q in queries if q])
-        text[has_text] = (vectors @ model.matrix.T).toarray()
-    has_text &= text.max(axis=1) > 0
+    # --- what each reader cannot get: sent, hidden, liked, clicked, own seeds ----------
+    ex_rows: list[int] = []
+    ex_cols: list[int] = []
+    index = model.index
+    for reader, profile in enumerate(profiles):
+        for arxiv_id in chain(
+            profile.already_sent, profile.hidden, profile.seed_papers, profile.liked,
+            profile.clicked,
+        ):  # fmt: skip
+            col = index.get(arxiv_id)
+            if col is not None:
+                ex_rows.append(reader)
+                ex_cols.append(col)
 
-    # --- reference papers: seeds, liked, clicked, hidden ------------------------------
-    refs = _refs(model, profiles, library)
-    seed_sim, has_seed = _group_max(
-        refs, [[(a, 1.0) for a in p.seed_papers] for p in profiles], n_papers
+    # --- text relevance: keywords (twice) + description, one tf-idf query each -------
+    query = model.query_vectors(
+        [
+            [(kw, 2.0) for kw in p.keywords] + ([(p.description, 1.0)] if p.description else [])
+            for p in profiles
+        ]
     )
-    liked_sim, has_liked = _group_max(
+    text = (query @ model.matrix_t).toarray()
+    text[ex_rows, ex_cols] = 0.0
+
+    # --- reference papers: max over seeds, over liked/clicked; hidden apart ------------
+    seed_slot, seed_sim = _group_max(refs, [[(a, 1.0) for a in p.seed_papers] for p in profiles])
+    liked_slot, liked_sim = _group_max(
         refs,
         [
             [(a, 1.0) for a in p.liked] + [(a, w.clicked_anchor) for a in p.clicked]
             for p in profiles
         ],
-        n_papers,
     )
-    hidden_sim, _ = _group_max(refs, [[(a, 1.0) for a in p.hidden] for p in profiles], n_papers)
+    hidden_slot, hidden_sim = _group_max(refs, [[(a, 1.0) for a in p.hidden] for p in profiles])
+    for slot, values in ((seed_slot, seed_sim), (liked_slot, liked_sim)):
+        keep = slot[ex_rows] >= 0
+        values[slot[ex_rows][keep], np.asarray(ex_cols, dtype=np.int64)[keep]] = 0.0
+    anchor = np.zeros_like(text)
+    has_seed, has_liked = seed_slot >= 0, liked_slot >= 0
+    anchor[has_seed] = seed_sim[seed_slot[has_seed]]
+    anchor[has_liked] = np.maximum(anchor[has_liked], liked_sim[liked_slot[has_liked]])
 
-    excluded_rows: list[int] = []
-    excluded_cols: list[int] = []
-    for reader, profile in enumerate(profiles):
-        for arxiv_id in chain(
-            profile.hidden,
-            profile.already_sent,
-            profile.seed_papers,
-            profile.liked,
-            profile.clicked,
-        ):
-            col = model.index.get(arxiv_id)
-            if col is not None:
-                excluded_rows.append(reader)
-                excluded_cols.append(col)
-    # Zero what cannot be picked before scaling: a seed is its own best match.
-    for signal in (text, seed_sim, liked_sim, hidden_sim):
-        signal[excluded_rows, excluded_cols] = 0.0
-    anchor = np.maximum(seed_sim, liked_sim)
-    has_anchor = (has_seed | has_liked) & (anchor.max(axis=1) > 0)
-    active = has_text.astype(np.float32) + has_anchor.astype(np.float32)
-    text_scaled = _scale_rows(text)
-    top = anchor.max(axis=1, keepdims=True)
-    anchor_top = np.where(top > 0, top, 1.0)
-    relevance = (text_scaled + anchor / anchor_top) / np.maximum(active, 1.0)[:, None]
+    # Each active signal is scaled so the reader's best candidate scores 1, then averaged.
+    text_top = text.max(axis=1)
+    anchor_top = anchor.max(axis=1)
+    active = (text_top > 0).astype(np.float32) + (anchor_top > 0)
+    text_scale = np.where(text_top > 0, 1.0 / np.maximum(text_top * active, 1e-12), 0.0)
+    anchor_scale = np.where(anchor_top > 0, 1.0 / np.maximum(anchor_top * active, 1e-12), 0.0)
+    score = text * text_scale.astype(np.float32)[:, None]
+    anchor *= anchor_scale.astype(np.float32)[:, None]
+    score += anchor
+    del anchor
 
-    feedback, has_model = _feedback_scores(model, profiles, refs, w)
-    if has_model.any():
-        relevance[has_model] = (1 - w.feedback) * relevance[has_model] + w.feedback * feedback[
-            has_model
-        ]
+    model_rows, model_scores = _feedback_scores(model, profiles, refs, w)
+    if len(model_rows):
+        score[model_rows] = (1 - w.feedback) * score[model_rows] + w.feedback * model_scores
+    score *= w.relevance
+    score += static[None, :]
 
-    # --- keyword phrases, negative keywords, categories ------------------------------
+    # --- keyword phrases, negative keywords, categories (sparse) ----------------------
     phrase_ids: dict[str, int] = {}
-    kw_cells: list[tuple[int, int]] = []
-    neg_cells: list[tuple[int, int]] = []
-    keyword_slots: list[list[tuple[str, int]]] = []
+    kw_cells: tuple[list[int], list[int]] = ([], [])
+    neg_cells: tuple[list[int], list[int]] = ([], [])
+    slots: list[list[tuple[str, int]]] = []
+    cat_cells: tuple[list[int], list[int]] = ([], [])
+    categories = model.category_index
     for reader, profile in enumerate(profiles):
-        slots = []
+        own = []
         for keyword in profile.keywords:
             pid = phrase_ids.setdefault(" ".join(words(keyword)), len(phrase_ids))
-            kw_cells.append((reader, pid))
-            slots.append((keyword, pid))
-        keyword_slots.append(slots)
+            kw_cells[0].append(reader)
+            kw_cells[1].append(pid)
+            own.append((keyword, pid))
+        slots.append(own)
         for keyword in profile.negative_keywords:
-            neg_cells.append(
-                (reader, phrase_ids.setdefault(" ".join(words(keyword)), len(phrase_ids)))
-            )
-    found = model.phrases.matches(list(phrase_ids)).astype(np.float32)
-    keyword_hits = _incidence(kw_cells, n_readers, len(phrase_ids)) @ found
-    negative_hits = _incidence(neg_cells, n_readers, len(phrase_ids)) @ found
-
-    category_cells = []
-    for reader, profile in enumerate(profiles):
+            neg_cells[0].append(reader)
+            neg_cells[1].append(phrase_ids.setdefault(" ".join(words(keyword)), len(phrase_ids)))
         for name in profile.categories:
-            col = model.category_index.get(name)
+            col = categories.get(name)
             if col is not None:
-                category_cells.append((reader, col))
-    category = (
-        (
-            _incidence(category_cells, n_readers, model.category_matrix.shape[1])
-            @ model.category_matrix.T
-        )
-        .toarray()
-        .astype(bool)
-    )
+                cat_cells[0].append(reader)
+                cat_cells[1].append(col)
+    phrases = list(phrase_ids)
+    found = model.phrases.matrix(phrases)
+    in_title = model.title_phrases.matrix(phrases)
+    keywords = _incidence(kw_cells, n_readers, len(phrases))
+    # A phrase in the title says what the paper is about; one in the abstract may be a
+    # passing mention ("unlike diffusion models, ..."). Title hits count twice.
+    hits = (keywords @ found + keywords @ in_title).tocoo()
+    score[hits.row, hits.col] += w.keyword * (1.0 - np.power(0.5, hits.data))
+    if cat_cells[0] and w.category:
+        # Categories are broad (thousands of papers each): a dense product is cheaper.
+        wanted = _incidence(cat_cells, n_readers, model.category_matrix.shape[1])
+        score += w.category * (np.asarray(wanted @ model.category_dense) > 0)
+    if len(hidden_sim):
+        has_hidden = hidden_slot >= 0
+        score[has_hidden] -= w.hidden_penalty * hidden_sim[hidden_slot[has_hidden]]
 
-    # --- blend -----------------------------------------------------------------------
-    score = w.relevance * relevance
-    score += w.keyword * (1.0 - np.power(0.5, keyword_hits, dtype=np.float32))
-    score += w.trending * model.trending[None, :]
-    score += w.recency * model.recency[None, :]
-    score += w.category * category
-    score -= w.hidden_penalty * hidden_sim
-
-    score[excluded_rows, excluded_cols] = -np.inf
-    score[negative_hits > 0] = -np.inf
+    score[ex_rows, ex_cols] = -np.inf
+    negatives = _incidence(neg_cells, n_readers, len(phrases))
+    # A negative keyword in the title: never show the paper. Only in the abstract: demote.
+    negative_abstract = (negatives @ found).tocoo()
+    score[negative_abstract.row, negative_abstract.col] -= w.negative_penalty
+    negative_title = (negatives @ in_title).tocoo()
+    score[negative_title.row, negative_title.col] = -np.inf
 
     chosen = _diversify(model, score, k, w)
 
-    signals = Signals(
-        keyword_slots=keyword_slots,
+    # --- reasons: the signals at each pick, gathered in one go -----------------------
+    cols = np.where(chosen >= 0, chosen, 0)
+    rows = readers[:, None]
+    has_model = np.zeros(n_readers, dtype=bool)
+    has_model[model_rows] = True
+    model_pick = np.zeros(cols.shape, dtype=np.float32)
+    if len(model_rows):
+        model_pick[model_rows] = np.take_along_axis(model_scores, cols[model_rows], axis=1)
+    signals = PickSignals(
+        cols=chosen,
+        score=score[rows, cols],
+        keyword_slots=slots,
         found=found,
-        text=text_scaled,
-        has_text=has_text,
-        seed_sim=seed_sim / anchor_top,
-        liked_sim=liked_sim / anchor_top,
-        feedback=feedback,
+        text=text[rows, cols] / np.where(text_top > 0, text_top, 1.0)[:, None],
+        has_text=text_top > 0,
+        seed=_gather(seed_sim, seed_slot, cols) / np.where(anchor_top > 0, anchor_top, 1)[:, None],
+        liked=_gather(liked_sim, liked_slot, cols)
+        / np.where(anchor_top > 0, anchor_top, 1)[:, None],
+        model=model_pick,
         has_model=has_model,
-        category=category,
     )
-    out: list[list[Pick]] = []
-    for reader, profile in enumerate(profiles):
-        picks = []
-        for col in chosen[reader]:
-            if col < 0:
-                break
-            reason = explain(model, profile, signals, reader, int(col))
-            picks.append(Pick(model.papers[col].arxiv_id, float(score[reader, col]), reason))
-        out.append(picks)
+    return explain_chunk(model, profiles, signals)
+
+
+def _gather(values: np.ndarray, slot: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Return values[slot[reader], cols[reader, j]], 0 for readers without a slot."""
+    out = np.zeros(cols.shape, dtype=np.float32)
+    present = slot >= 0
+    if present.any():
+        out[present] = values[slot[present][:, None], cols[present]]
     return out
-
-
-def _incidence(cells: list[tuple[int, int]], n_rows: int, n_cols: int) -> sparse.csr_matrix:
-    if not cells:
-        return sparse.csr_matrix((n_rows, n_cols), dtype=np.float32)
-    rows, cols = zip(*cells, strict=True)
-    return sparse.csr_matrix(
-        (np.ones(len(cells), dtype=np.float32), (rows, cols)), shape=(n_rows, n_cols)
-    )
 
 
 def _diversify(model: EditionModel, score: np.ndarray, k: int, w: RankWeights) -> np.ndarray:
@@ -303,7 +315,7 @@ def _diversify(model: EditionModel, score: np.ndarray, k: int, w: RankWeights) -
     n_readers, n_papers = score.shape
     pool_size = min(n_papers, max(3 * k, k + 10))
     if pool_size < n_papers:
-        pool = np.argpartition(-score, pool_size - 1, axis=1)[:, :pool_size]
+        pool = np.argpartition(score, n_papers - pool_size, axis=1)[:, n_papers - pool_size :]
     else:
         pool = np.broadcast_to(np.arange(n_papers), (n_readers, n_papers)).copy()
     pool_score = np.take_along_axis(score, pool, axis=1)
@@ -339,12 +351,14 @@ def _diversify(model: EditionModel, score: np.ndarray, k: int, w: RankWeights) -
 def _feedback_scores(
     model: EditionModel, profiles: Sequence[Profile], refs: _Refs, w: RankWeights
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Train per-reader models for readers with enough feedback; scores in [0, 1]."""
-    n_readers, n_papers = len(profiles), len(model)
-    scores = np.zeros((n_readers, n_papers), dtype=np.float32)
-    has_model = np.zeros(n_readers, dtype=bool)
+    """Train per-reader models for readers with enough feedback.
+
+    Returns (reader rows, their scores over the candidates scaled to [0, 1]).
+    """
     examples: list[tuple[int, list[tuple[str, int, float]]]] = []
     for reader, profile in enumerate(profiles):
+        if len(profile.liked) + len(profile.clicked) < 2:
+            continue  # the common case, decided before building any lists
         positives = [(a, 1, 1.0) for a in profile.liked] + [
             (a, 1, CLICK_STRENGTH) for a in profile.clicked if a not in profile.liked
         ]
@@ -361,12 +375,11 @@ def _feedback_scores(
             ]
         negatives = (explicit[-MAX_NEGATIVES:] + implicit)[:MAX_NEGATIVES]
         positives = positives[-MAX_POSITIVES:]
-        if (
-            len(positives) >= 2
-            and len(negatives) >= 2
-            and len(positives) + len(negatives) >= w.min_feedback
-        ):
+        enough = len(positives) + len(negatives) >= w.min_feedback
+        if len(positives) >= 2 and len(negatives) >= 2 and enough:
             examples.append((reader, positives + negatives))
+    out_rows: list[np.ndarray] = []
+    out_scores: list[np.ndarray] = []
     for start in range(0, len(examples), FEEDBACK_BATCH):
         batch = examples[start : start + FEEDBACK_BATCH]
         width = max(len(items) for _, items in batch)
@@ -385,9 +398,10 @@ def _feedback_scores(
         gram = gram_all[local[:, :, None], local[:, None, :]] * (strength > 0)[:, :, None]
         alpha, bias = fit_dual(gram, labels, balanced_weights(labels, strength))
         values = decision(alpha, bias, refs.to_candidates[index])
-        readers = np.array([reader for reader, _ in batch])
         low = values.min(axis=1, keepdims=True)
         high = values.max(axis=1, keepdims=True)
-        scores[readers] = (values - low) / np.where(high > low, high - low, 1.0)
-        has_model[readers] = True
-    return scores, has_model
+        out_rows.append(np.array([reader for reader, _ in batch], dtype=np.int64))
+        out_scores.append((values - low) / np.where(high > low, high - low, 1.0))
+    if not out_rows:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, len(model)), dtype=np.float32)
+    return np.concatenate(out_rows), np.concatenate(out_scores).astype(np.float32)

@@ -25,6 +25,7 @@ class RankWeights:
     category: float = 0.1
     feedback: float = 0.35
     hidden_penalty: float = 0.3
+    negative_penalty: float = 0.3
     clicked_anchor: float = 0.6
     mmr_lambda: float = 0.75
     duplicate_similarity: float = 0.8
@@ -41,6 +42,7 @@ class RankWeights:
             category=settings.rank_category_weight,
             feedback=settings.rank_feedback_weight,
             hidden_penalty=settings.rank_hidden_penalty,
+            negative_penalty=settings.rank_negative_penalty,
             clicked_anchor=settings.rank_clicked_weight,
             mmr_lambda=settings.rank_mmr_lambda,
             duplicate_similarity=settings.rank_duplicate_similarity,
