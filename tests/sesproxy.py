@@ -14,12 +14,14 @@ import http.client
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
@@ -55,6 +57,9 @@ class ProxyState:
     sent_at: list[float] = field(default_factory=list)  # forwarded sends moto accepted
     faulted: int = 0
     account_calls: int = 0
+    # Answer SendEmail ourselves instead of forwarding (moto's CPU would otherwise
+    # dominate a rate measurement on a small machine).
+    sink: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -86,6 +91,12 @@ class SesProxy:
                     self._forward(body)
                     return
                 fault = proxy._next_fault()
+                if fault is None and proxy.state.sink:
+                    with proxy.state.lock:
+                        proxy.state.sent_at.append(time.monotonic())
+                    answer = json.dumps({"MessageId": f"sink-{uuid.uuid4()}"}).encode()
+                    self._answer(200, answer, {"Content-Type": "application/json"})
+                    return
                 if fault is None:
                     status = self._forward(body)
                     if status == 200:
@@ -248,4 +259,28 @@ def reset(stack: SesStack, domain: str = "papers.example.com") -> None:
         stack.proxy.state.sent_at.clear()
         stack.proxy.state.faulted = 0
         stack.proxy.state.account_calls = 0
+        stack.proxy.state.sink = False
     stack.proxy.state.account = ProxyState().account
+
+
+@pytest.fixture(scope="session")
+def ses_server() -> Iterator[SesStack]:
+    with ses_stack() as stack:
+        yield stack
+
+
+@pytest.fixture
+def ses(ses_server: SesStack, monkeypatch: pytest.MonkeyPatch) -> SesStack:
+    """An empty moto and a healed proxy; this process sends through them."""
+    from newsletter import jobs
+    from newsletter.config import get_settings
+
+    reset(ses_server)
+    for name, value in SES_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("NEWSLETTER_SES_ENDPOINT_URL", ses_server.url)
+    monkeypatch.setenv("NEWSLETTER_SEND_ON_QUIET_DAYS", "true")
+    get_settings.cache_clear()
+    jobs._sender = None
+    jobs._limiter = None
+    return ses_server

@@ -79,8 +79,12 @@ class RateLimiter(Protocol):
 
 
 def burst_for(rate: float) -> float:
-    """Allow a small burst only: any 2-second window stays within 5 % of the rate."""
-    return max(1.0, rate / 20.0)
+    """Allow a tiny burst only: any 2-second window stays within a few % of the rate.
+
+    A burst of b lets 2*rate + b through in two seconds; b = rate/50 keeps that 1 % over
+    (plus the jitter of requests arriving at SES), well inside SES's tolerance.
+    """
+    return max(1.0, rate / 50.0)
 
 
 class NoLimit:

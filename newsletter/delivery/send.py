@@ -99,11 +99,10 @@ def send_composed(email: OutgoingEmail, sender: Sender, limiter: RateLimiter) ->
     with session_scope() as session:
         # Checked again right before the claim: an unsubscribe or a bounce that arrived
         # while the message waited in the queue still stops it.
-        refusal = _refusal(session, delivery_id)
-        if refusal:
-            state.mark_suppressed(session, delivery_id, refusal)
-            return Outcome.SUPPRESSED
-        if not state.claim(session, delivery_id):
+        if not state.claim(session, delivery_id, email=email.recipient):
+            refusal = _refusal(session, delivery_id)
+            if refusal and state.mark_suppressed(session, delivery_id, refusal):
+                return Outcome.SUPPRESSED
             return Outcome.NOT_CLAIMED
     # Committed: the row is ours and says `sending`. Now the one side effect.
     try:

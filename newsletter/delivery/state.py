@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.config import get_settings
-from newsletter.models import Delivery, DeliveryState
+from newsletter.models import Delivery, DeliveryState, Subscriber, SubscriberStatus, Suppression
 from newsletter.timeutil import utcnow
 
 
@@ -22,16 +22,36 @@ def lease() -> timedelta:
     return timedelta(seconds=get_settings().send_lease_seconds)
 
 
-def claim(session: Session, delivery_id: int, now: datetime | None = None) -> bool:
-    """Move a composed pending delivery to `sending` and count the attempt; False if taken."""
+def claim(
+    session: Session,
+    delivery_id: int,
+    now: datetime | None = None,
+    *,
+    email: str | None = None,
+) -> bool:
+    """Move a composed pending delivery to `sending` and count the attempt; False if taken.
+
+    With `email`, the same statement also insists the reader is still active and the
+    address not suppressed, so the send-time check costs no extra round trip; a False
+    then means "taken or refused" and the caller asks which.
+    """
     now = now or utcnow()
+    conditions = [
+        Delivery.id == delivery_id,
+        Delivery.state == DeliveryState.PENDING,
+        Delivery.papers.is_not(None),
+    ]
+    if email is not None:
+        conditions += [
+            exists().where(
+                Subscriber.id == Delivery.subscriber_id,
+                Subscriber.status == SubscriberStatus.ACTIVE,
+            ),
+            ~exists().where(Suppression.email == email),
+        ]
     result = session.execute(
         update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.state == DeliveryState.PENDING,
-            Delivery.papers.is_not(None),
-        )
+        .where(*conditions)
         .values(
             state=DeliveryState.SENDING,
             attempts=Delivery.attempts + 1,
