@@ -61,7 +61,7 @@ class LiveServer:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Start uvicorn once per module on a free port, with its own SQLite file and outbox."""
+    """Start `newsletter web` once per module on a free port, with its own database and outbox."""
     from tests.conftest import BASE_ENV
 
     root = tmp_path_factory.mktemp("live")
@@ -85,17 +85,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     log_path = root / "uvicorn.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "newsletter.web.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        # Through the CLI operators use, so `newsletter web` itself is exercised.
+        [sys.executable, "-m", "newsletter.cli", "web", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=log,

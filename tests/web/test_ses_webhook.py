@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -179,3 +182,65 @@ def test_without_a_configured_topic_the_webhook_refuses_everything(client: TestC
 
 def test_get_on_the_webhook_is_not_allowed(sns_client: TestClient):
     assert sns_client.get("/webhooks/ses").status_code == 405
+
+
+class _StubAws(http.server.BaseHTTPRequestHandler):
+    """Plays sns.us-east-1.amazonaws.com over plain HTTP on 127.0.0.1."""
+
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).hits.append(self.path)
+        if self.path.endswith(".pem"):
+            body, status = key_and_cert()[1], 200
+        elif "Action=ConfirmSubscription" in self.path:
+            body, status = b"<ConfirmSubscriptionResponse/>", 200
+        else:
+            body, status = b"not found", 404
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def stub_aws() -> Iterator[str]:
+    _StubAws.hits = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StubAws)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_the_real_http_fetcher_loads_the_certificate_once_and_confirms_over_http(
+    stub_aws: str, monkeypatch: pytest.MonkeyPatch
+):
+    """The production fetch code over real HTTP; only the host is redirected to the stub."""
+    from newsletter.subscriptions.sns import SnsVerifier, fetch_url
+
+    def via_stub(url: str) -> bytes:
+        # The URL was already checked to be https on SNS; "resolve" it to the stub.
+        return fetch_url(url.replace("https://sns.us-east-1.amazonaws.com", stub_aws))
+
+    monkeypatch.setenv("NEWSLETTER_SNS_TOPIC_ARN", TOPIC)
+    from newsletter.config import get_settings
+
+    get_settings.cache_clear()
+    app = create_app()
+    verifier = SnsVerifier([TOPIC], fetch_certificate=via_stub, confirm_subscription=via_stub)
+    app.dependency_overrides[get_sns_verifier] = lambda: verifier
+    make_subscriber("reader@example.org")
+    with TestClient(app) as client:
+        assert post(client, subscription_confirmation()).status_code == 200
+        assert post(client, notification(bounce(["reader@example.org"]))).status_code == 200
+        assert post(client, notification(delivery(["x@example.org"]))).status_code == 200
+    pem_fetches = [hit for hit in _StubAws.hits if hit.endswith(".pem")]
+    assert pem_fetches == ["/SimpleNotificationService-test.pem"]  # cached after the first
+    assert any("Action=ConfirmSubscription" in hit for hit in _StubAws.hits)
+    assert reload(1).status == SubscriberStatus.BOUNCED
