@@ -270,9 +270,6 @@ def _execute_generic(
     return list(session.connection().execute(stmt, rows).scalars())
 
 
-_COLUMNS = [c.name for c in _TABLE.columns if c.name != "id"]
-
-
 def _execute_pg(
     session: Session, sets: dict[str, str], rows: list[dict[str, Any]]
 ) -> list[tuple[str, bool]]:
@@ -282,7 +279,8 @@ def _execute_pg(
     database spends on the rows; json_populate_recordset turns one parameter into typed
     rows of the papers table, so a 500-row batch is one short statement.
     """
-    columns = ", ".join(_COLUMNS)
+    # Only the columns we send: the others (id, embedding, ...) take their server default.
+    columns = ", ".join(rows[0])
     assignments = ", ".join(f"{name} = {expr}" for name, expr in sets.items())
     sql = (
         f"INSERT INTO papers ({columns}) "
