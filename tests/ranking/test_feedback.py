@@ -24,7 +24,7 @@ from newsletter.ranking.feedback import L2, balanced_weights, decision, fit_dual
 from newsletter.ranking.profile import Profile
 from newsletter.ranking.score import RankWeights, fit_edition, rank
 from newsletter.subscriptions.service import Preferences, add_subscriber
-from tests.ranking.factories import NOW, edition, topic_of
+from tests.ranking.factories import NOW, edition, paper, topic_of
 
 
 def test_the_batched_feedback_model_is_scikit_learns_logistic_regression():
@@ -202,3 +202,33 @@ def test_a_paper_in_an_earlier_digest_is_not_sent_again(sqlite_url: str, state: 
         picked = [p["arxiv_id"] for p in delivery.papers or []]
     assert picked[:2] == ["graph.3", "graph.4"] or set(picked[:2]) == {"graph.3", "graph.4"}
     assert "graph.1" not in picked and "graph.2" not in picked
+
+
+def test_a_seed_paper_from_an_earlier_edition_steers_the_digest(sqlite_url: str):
+    papers = edition()
+    seed = paper(
+        "2401.00001",
+        "Denoising diffusion models",
+        "Score matching sampler generates high resolution images from noise.",
+    )
+    with session_scope() as session:
+        add_papers(session, [*papers, seed], NOW - timedelta(days=1))
+        reader = add_subscriber(
+            session, "s@example.org", Preferences(seed_papers=["2401.00001"]), confirmed=True
+        )
+        today = Edition(
+            key="daily-2026-11-26",
+            frequency="daily",
+            window_start=NOW,
+            window_end=NOW + timedelta(days=1),
+            candidate_ids=[p.arxiv_id for p in papers],  # the seed is not a candidate
+        )
+        session.add(today)
+        session.flush()
+        delivery = Delivery(edition_id=today.id, subscriber_id=reader.id, created_at=NOW)
+        session.add(delivery)
+        session.flush()
+        pick_papers(session, [delivery.id], now=NOW)
+        picked = delivery.papers or []
+    assert [topic_of(p["arxiv_id"]) for p in picked[:3]] == ["diffusion"] * 3
+    assert picked[0]["reason"].startswith("similar to your seed paper 2401.00001")

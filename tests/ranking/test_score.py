@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
 from newsletter.ranking.phrases import PhraseIndex
 from newsletter.ranking.profile import Profile
 from newsletter.ranking.score import RankWeights, fit_edition, rank
@@ -215,3 +218,31 @@ def test_weights_come_from_the_settings(monkeypatch):
     get_settings.cache_clear()
     weights = configured_weights()
     assert weights == replace(RankWeights(), trending=0.5, mmr_lambda=0.9)
+
+
+def test_a_negative_keyword_only_in_an_abstract_demotes_rather_than_excludes():
+    papers = [
+        paper("about", "Diffusion models for images", "We train diffusion models on images."),
+        paper("mention", "Graph neural networks", "Unlike diffusion models, we pass messages."),
+        paper("other", "Graph neural networks at scale", "We pass messages on big graphs."),
+    ]
+    model = fit_edition(papers)
+    plain = Profile(keywords=["graph neural networks"])
+    picky = Profile(keywords=["graph neural networks"], negative_keywords=["diffusion models"])
+    before, after = ({p.arxiv_id: p.score for p in rank(model, [r], 3)[0]} for r in (plain, picky))
+    assert set(before) == {"about", "mention", "other"}
+    assert set(after) == {"mention", "other"}  # "about" has it in the title
+    assert after["mention"] == pytest.approx(before["mention"] - RankWeights().negative_penalty)
+    assert after["other"] == pytest.approx(before["other"])
+
+
+def test_query_vectors_equal_scikit_learns_tfidf_of_the_same_text():
+    from newsletter.ranking.model import analyze
+
+    papers = edition()
+    model = fit_edition(papers)
+    texts = [p.text for p in papers]
+    ours = model.query_vectors([[(t, 1.0)] for t in texts])
+    assert abs(ours - model.matrix).max() < 1e-6
+    reference = TfidfVectorizer(ngram_range=(1, 2), stop_words="english")
+    assert all(reference.build_analyzer()(t) == analyze(t) for t in texts)
