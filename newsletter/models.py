@@ -214,6 +214,8 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_delivery_edition_subscriber"),
         Index("ix_deliveries_edition_state", "edition_id", "state"),
+        # Send rate and bounce-rate denominators (operator views, /metrics).
+        Index("ix_deliveries_sent_at", "sent_at"),
     )
 
 
@@ -239,6 +241,9 @@ class EmailEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Bounce and complaint rates count recent events of one type.
+    __table_args__ = (Index("ix_email_events_type_received", "event_type", "received_at"),)
 
 
 class IngestRun(Base):

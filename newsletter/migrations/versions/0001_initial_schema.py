@@ -47,6 +47,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_email_events_provider_message_id"), ["provider_message_id"], unique=False
         )
+        batch_op.create_index(
+            "ix_email_events_type_received", ["event_type", "received_at"], unique=False
+        )
 
     op.create_table(
         "ingest_runs",
@@ -156,6 +159,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_deliveries_edition_state", ["edition_id", "state"], unique=False)
+        batch_op.create_index("ix_deliveries_sent_at", ["sent_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_deliveries_provider_message_id"), ["provider_message_id"], unique=False
         )
@@ -195,6 +199,7 @@ def downgrade() -> None:
     op.drop_table("feedback")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deliveries_provider_message_id"))
+        batch_op.drop_index("ix_deliveries_sent_at")
         batch_op.drop_index("ix_deliveries_edition_state")
 
     op.drop_table("deliveries")
@@ -207,6 +212,7 @@ def downgrade() -> None:
     op.drop_table("papers")
     op.drop_table("ingest_runs")
     with op.batch_alter_table("email_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_email_events_type_received")
         batch_op.drop_index(batch_op.f("ix_email_events_provider_message_id"))
 
     op.drop_table("email_events")

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from newsletter.db import session_scope
-from newsletter.models import Delivery, EmailEvent, IngestRun
+from newsletter.models import Delivery, Edition, EmailEvent, IngestRun
+from newsletter.monitoring import RATE_WINDOW as WINDOW
 from newsletter.monitoring import Overview, overview
 
 router = APIRouter()
@@ -29,11 +30,18 @@ class NewsletterCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with session_scope() as session:
             view: Overview = overview(session, inspect=None)
+            # Recent rows only: a scrape every few seconds must not count a year of mail.
+            since = view.generated_at - WINDOW
+            recent_editions = select(Edition.id).where(Edition.opened_at >= since)
             deliveries = session.execute(
-                select(Delivery.state, func.count()).group_by(Delivery.state)
+                select(Delivery.state, func.count())
+                .where(Delivery.edition_id.in_(recent_editions))
+                .group_by(Delivery.state)
             ).all()
             events = session.execute(
-                select(EmailEvent.event_type, func.count()).group_by(EmailEvent.event_type)
+                select(EmailEvent.event_type, func.count())
+                .where(EmailEvent.received_at >= since)
+                .group_by(EmailEvent.event_type)
             ).all()
             runs = session.execute(
                 select(IngestRun.source, IngestRun.error.is_(None), func.count()).group_by(
@@ -41,7 +49,9 @@ class NewsletterCollector(Collector):
                 )
             ).all()
         family = GaugeMetricFamily(
-            "newsletter_deliveries", "Deliveries by state (all editions)", labels=["state"]
+            "newsletter_deliveries",
+            "Deliveries by state, editions opened in the last 7 days",
+            labels=["state"],
         )
         for state, count in deliveries:
             family.add_metric([str(state)], count)
@@ -97,7 +107,7 @@ class NewsletterCollector(Collector):
             family.add_metric([source, "ok" if ok else "error"], count)
         yield family
         family = GaugeMetricFamily(
-            "newsletter_email_events", "SES events received by type", labels=["type"]
+            "newsletter_email_events", "SES events received in the last 7 days", labels=["type"]
         )
         for event_type, count in events:
             family.add_metric([event_type], count)
