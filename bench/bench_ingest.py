@@ -8,8 +8,9 @@ each: insert (all new), update (every entry a new version), rerun (nothing chang
     .venv/bin/python bench/bench_ingest.py --quick    # 1,000 entries (smoke run)
 
 "ours" is newsletter.ingest.store.upsert_papers (INSERT ... ON CONFLICT DO UPDATE, 500
-rows per statement); "naive" calls the same function once per entry, i.e. one
-round trip per entry for the key check plus one for the upsert, as a loop over rows would.
+rows per statement); "naive" calls the same function once per entry: the same SQL and the
+same merge rules, one statement (one round trip) per entry, as a loop over rows would.
+Both run in one transaction per pass.
 """
 
 from __future__ import annotations
