@@ -264,3 +264,14 @@ def test_the_form_works_without_javascript_and_keeps_input_after_an_error(
     with session_scope() as session:
         assert one(session, "linus@example.org").timezone == "Europe/Paris"
     context.close()
+
+
+def test_pages_follow_the_readers_dark_mode_and_fit_a_small_phone(browser: Any, server: LiveServer):
+    context = browser.new_context(color_scheme="dark", viewport={"width": 320, "height": 640})
+    page = context.new_page()
+    page.goto(f"{server.url}/")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(20, 22, 26)"
+    assert no_horizontal_overflow(page)
+    shot(page, "09-signup-dark-320")
+    context.close()
