@@ -40,7 +40,8 @@ from newsletter.render.digest import (
     subject_for,
 )
 from newsletter.render.environment import email_environment, inline_css
-from newsletter.render.qp import qp_fragment, qp_value
+from newsletter.render.qp import qp_fragment, qp_plain, qp_value
+from newsletter.subscriptions.links import CLICK_TARGETS
 
 # Per process: nothing in a paper's text can collide with a marker it cannot know.
 _NONCE = secrets.token_hex(8)
@@ -346,7 +347,8 @@ class EditionParts:
         return out
 
 
-_PLAIN_URL = re.compile(r"[A-Za-z0-9_.~:/?#@!$'()*+,;%=-]*\Z")
+# ASCII URL characters that need neither HTML escaping nor quoted-printable encoding.
+_PLAIN_URL = re.compile(r"[A-Za-z0-9_.~:/?#@!$'()*+,;%-]*\Z")
 
 
 @functools.cache
@@ -361,17 +363,21 @@ def _card_values(
     html: dict[str, Piece] = {}
     text: dict[str, Piece] = {}
     for target, url in urls.items():
-        value = Fragment.value(url or "")
-        name = f"url_{target}"
-        text[name] = value
-        # Signed URLs need no escaping; anything else is escaped for the attribute.
-        html[name] = (
-            value if _PLAIN_URL.match(value.text) else Fragment.value(escape_attr(url or ""))
-        )
+        name = _URL_SLOTS[target]
+        url = url or ""
+        if _PLAIN_URL.match(url):
+            # Signed URLs: ASCII with nothing to escape or encode, the same in both parts.
+            html[name] = text[name] = Fragment(url, qp_plain(url), len(url))
+        else:
+            text[name] = Fragment.value(url)
+            html[name] = Fragment.value(escape_attr(url))
     text["reason"] = Fragment.value(reason)
     escaped = escape_html(reason)
     html["reason"] = text["reason"] if escaped == reason else Fragment.value(escaped)
     return html, text
+
+
+_URL_SLOTS = {target: f"url_{target}" for target in CLICK_TARGETS}
 
 
 def _variant(reader: Reader, picks: Sequence[Pick], shown: int) -> tuple[bool, bool, bool]:

@@ -46,7 +46,12 @@ def qp_value(text: str) -> bytes:
         return b""
     if not _PLAIN.match(text):
         return qp_fragment(text)
-    if len(text) <= _LINE:
-        return text.encode("ascii") + SOFT_BREAK
+    return qp_plain(text)
+
+
+def qp_plain(text: str) -> bytes:
+    """Encode text already known to be printable ASCII without "=" or whitespace."""
     data = text.encode("ascii")
-    return SOFT_BREAK.join(data[i : i + _LINE] for i in range(0, len(data), _LINE)) + SOFT_BREAK
+    if len(data) <= _LINE:
+        return data + SOFT_BREAK
+    return SOFT_BREAK.join([data[i : i + _LINE] for i in range(0, len(data), _LINE)]) + SOFT_BREAK
