@@ -63,6 +63,12 @@ class Beat:
         self._stop.set()
         self._thread.join(timeout=10)
 
+    def __enter__(self) -> Beat:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
 
 def settled() -> bool:
     """No delivery is pending or mid-send."""
@@ -73,6 +79,15 @@ def settled() -> bool:
             )
         )
         return busy is None
+
+
+def final_count() -> int:
+    """Return how many deliveries exist once none is pending or mid-send, else -1."""
+    with session_scope() as session:
+        rows = session.execute(select(Delivery.state)).scalars().all()
+    if any(state in (DeliveryState.PENDING, DeliveryState.SENDING) for state in rows):
+        return -1
+    return len(rows)
 
 
 def sent_count() -> int:
