@@ -64,7 +64,7 @@ _from_file = click.option(
     type=click.Path(dir_okay=False),
     default=None,
     metavar="PATH",
-    help="Read a saved response instead of the network (replay).",
+    help="Read a saved response instead of the network (replay; no API look-ups either).",
 )
 
 
