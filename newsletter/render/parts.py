@@ -90,31 +90,36 @@ _NEWLINE = Fragment.of("\n")
 
 @dataclass(frozen=True)
 class Compiled:
-    """A rendered template split at its slots: statics[0] slot[0] statics[1] ... statics[-1]."""
+    """A rendered template split at its slots: fragments and slot names, in order."""
 
-    statics: tuple[Fragment | None, ...]
-    names: tuple[str, ...]
+    ops: tuple[Fragment | str, ...]
 
     @classmethod
     def parse(cls, text: str) -> Compiled:
-        bits = _SLOT.split(text)
-        statics = tuple(Fragment.of(s) if s else None for s in bits[0::2])
-        return cls(statics, tuple(bits[1::2]))
+        bits = _SLOT.split(text)  # static, name, static, name, ..., static
+        ops: list[Fragment | str] = []
+        for index, bit in enumerate(bits):
+            if index % 2:
+                ops.append(bit)
+            elif bit:
+                ops.append(Fragment.of(bit))
+        return cls(tuple(ops))
+
+    @property
+    def names(self) -> list[str]:
+        return [op for op in self.ops if isinstance(op, str)]
 
     def fill(self, values: Mapping[str, Piece | list[Piece]], out: list[Piece]) -> None:
-        statics = self.statics
-        for index, name in enumerate(self.names):
-            static = statics[index]
-            if static is not None:
-                out.append(static)
-            value = values[name]
-            if isinstance(value, list):
-                out.extend(value)
+        append, extend = out.append, out.extend
+        for op in self.ops:
+            if op.__class__ is str:
+                value = values[op]
+                if value.__class__ is list:  # exact-class checks: cheaper than isinstance
+                    extend(value)
+                else:
+                    append(value)  # type: ignore[arg-type]
             else:
-                out.append(value)
-        last = statics[-1]
-        if last is not None:
-            out.append(last)
+                append(op)  # type: ignore[arg-type]
 
 
 def escape_html(value: str) -> str:
