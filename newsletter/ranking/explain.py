@@ -66,54 +66,86 @@ def explain_chunk(
     model: EditionModel, profiles: Sequence[Profile], s: PickSignals
 ) -> list[list[Pick]]:
     """Turn each reader's chosen columns into Picks with their reasons."""
+    n_readers, k = s.cols.shape
+    cols = np.where(s.cols >= 0, s.cols, 0)
     hits = _keyword_hits(s)
-    any_hit = np.asarray(hits.any(axis=1)) if hits.shape[1] else np.zeros(s.cols.shape, bool)
+    keyword = hits.any(axis=1) if hits.shape[1] else np.zeros((n_readers, k), dtype=bool)
+    similar = np.maximum(s.seed, s.liked) >= SIMILAR
+    # Which words lead the reason, decided for every pick at once (0: none of these).
+    lead = np.select(
+        [
+            keyword,
+            similar & (s.liked > s.seed),
+            similar,
+            s.has_model[:, None] & (s.model >= MODEL_CONFIDENT),
+            s.has_text[:, None] & (s.text >= RELATED),
+        ],
+        [1, 2, 3, 4, 5],
+        0,
+    ).tolist()
+    category = _shared_category(model, profiles, cols).tolist()
+    names = model.category_names
     papers = model.papers
-    recent = (model.recency >= 0.5).tolist()
-    # Plain Python lists: element access on them is far cheaper than on numpy arrays,
-    # and this loop runs once per pick (a million times for 100k readers).
-    cols_l, score_l, hit_l = s.cols.tolist(), s.score.tolist(), any_hit.tolist()
-    seed_l, liked_l, text_l, model_l = (
-        s.seed.tolist(), s.liked.tolist(), s.text.tolist(), s.model.tolist(),
-    )  # fmt: skip
-    has_model, has_text = s.has_model.tolist(), s.has_text.tolist()
+    upvotes = [
+        f"{p.upvotes} upvote{'' if p.upvotes == 1 else 's'}" if p.upvotes > 0 else ""
+        for p in papers
+    ]
+    fallback = ["new this edition" if r >= 0.5 else "trending today" for r in model.recency]
+    cols_l, score_l = s.cols.tolist(), s.score.tolist()
     out: list[list[Pick]] = []
     for reader, profile in enumerate(profiles):
         picks: list[Pick] = []
-        wanted = set(profile.categories)
+        related = "related to your " + ("description" if profile.description else "keywords")
         for j, col in enumerate(cols_l[reader]):
             if col < 0:
                 break
-            paper = papers[col]
-            parts: list[str] = []
-            if hit_l[reader][j]:
+            code = lead[reader][j]
+            if code == 1:
                 own = s.keyword_slots[reader]
-                matched = [own[i][0] for i in range(len(own)) if hits[reader, i, j]][:2]
-                parts.append("matches " + " and ".join(f"'{kw}'" for kw in matched))
+                matched = [own[i][0] for i in np.flatnonzero(hits[reader, :, j])[:2]]
+                first = "matches " + " and ".join(f"'{kw}'" for kw in matched)
+            elif code == 2:
+                first = "similar to a paper you liked"
+            elif code == 3:
+                first = "similar to " + _closest_seed(model, profile, col)
+            elif code == 4:
+                first = "like papers you liked or clicked"
+            elif code == 5:
+                first = related
             else:
-                seed, liked = seed_l[reader][j], liked_l[reader][j]
-                if seed >= SIMILAR or liked >= SIMILAR:
-                    if liked > seed:
-                        parts.append("similar to a paper you liked")
-                    else:
-                        parts.append("similar to " + _closest_seed(model, profile, col))
-                elif has_model[reader] and model_l[reader][j] >= MODEL_CONFIDENT:
-                    parts.append("like papers you liked or clicked")
-                elif has_text[reader] and text_l[reader][j] >= RELATED:
-                    kind = "description" if profile.description else "keywords"
-                    parts.append(f"related to your {kind}")
-            if wanted:
-                for category in paper.categories:
-                    if category in wanted or category.split(".")[0] in wanted:
-                        parts.append(f"in {category}")
-                        break
-            if paper.upvotes > 0:
-                parts.append(f"{paper.upvotes} upvote{'' if paper.upvotes == 1 else 's'}")
-            if not parts:
-                parts.append("new this edition" if recent[col] else "trending today")
-            picks.append(Pick(paper.arxiv_id, score_l[reader][j], ", ".join(parts)))
+                first = ""
+            shared = category[reader][j]
+            parts = [
+                part
+                for part in (first, f"in {names[shared]}" if shared >= 0 else "", upvotes[col])
+                if part
+            ]
+            reason = ", ".join(parts) if parts else fallback[col]
+            picks.append(Pick(papers[col].arxiv_id, score_l[reader][j], reason))
         out.append(picks)
     return out
+
+
+def _shared_category(
+    model: EditionModel, profiles: Sequence[Profile], cols: np.ndarray
+) -> np.ndarray:
+    """Return, per pick, the id of the paper's first category the reader asked for, or -1.
+
+    A reader's archive ("cs") counts for all its categories ("cs.LG").
+    """
+    n_readers = len(profiles)
+    wanted = np.zeros((n_readers, len(model.category_names) + 1), dtype=bool)  # last: padding
+    for reader, profile in enumerate(profiles):
+        for name in profile.categories:
+            col = model.category_index.get(name)
+            if col is not None:
+                wanted[reader, col] = True
+    full, archive = model.paper_categories  # (papers, slots), -1 padded
+    rows = np.arange(n_readers)[:, None, None]
+    match = wanted[rows, full[cols]] | wanted[rows, archive[cols]]  # (readers, k, slots)
+    first = match.argmax(axis=2)
+    ids = np.take_along_axis(full[cols], first[:, :, None], axis=2)[:, :, 0]
+    return np.where(match.any(axis=2), ids, -1)
 
 
 def _closest_seed(model: EditionModel, profile: Profile, col: int) -> str:

@@ -51,6 +51,7 @@ class EditionModel:
     _idf_cache: np.ndarray | None = field(default=None, repr=False)
     _matrix_t: sparse.csr_matrix | None = field(default=None, repr=False)
     _category_dense: np.ndarray | None = field(default=None, repr=False)
+    _paper_categories: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.papers)
@@ -61,6 +62,28 @@ class EditionModel:
         if self._matrix_t is None:
             self._matrix_t = sparse.csr_matrix(self.matrix.T)
         return self._matrix_t
+
+    @property
+    def category_names(self) -> list[str]:
+        """Category names by column of the category matrix."""
+        return sorted(self.category_index, key=self.category_index.__getitem__)
+
+    @property
+    def paper_categories(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per paper, the column of each category and of its archive; -1 pads rows.
+
+        The padding -1 indexes the last column of a reader's wanted-matrix, kept False.
+        """
+        if self._paper_categories is None:
+            width = max((len(p.categories) for p in self.papers), default=0) or 1
+            full = np.full((len(self), width), -1, dtype=np.int64)
+            archive = np.full((len(self), width), -1, dtype=np.int64)
+            for i, paper in enumerate(self.papers):
+                for j, name in enumerate(paper.categories):
+                    full[i, j] = self.category_index[name]
+                    archive[i, j] = self.category_index[name.split(".")[0]]
+            self._paper_categories = (full, archive)
+        return self._paper_categories
 
     @property
     def category_dense(self) -> np.ndarray:
