@@ -67,8 +67,14 @@ def make_app() -> Celery:
         # Where beat remembers last run times (a file; keep it out of the source tree).
         beat_schedule_filename=os.environ.get("NEWSLETTER_BEAT_SCHEDULE", "celerybeat-schedule"),
         beat_schedule={
-            "plan-due": {"task": "workers.tasks.plan_due", "schedule": 300.0},
-            "expire-leases": {"task": "workers.tasks.expire_leases", "schedule": 300.0},
+            # Each tick plans who is due, requeues lost messages and expires stuck
+            # claims; a missed tick only makes sends late (see newsletter.schedule).
+            "plan-due": {
+                "task": "workers.tasks.plan_due",
+                "schedule": settings.plan_interval_seconds,
+                "options": {"expires": settings.plan_interval_seconds},
+            },
+            "expire-leases": {"task": "workers.tasks.expire_leases", "schedule": 60.0},
             **ingest_beat_entries(settings),
         },
     )
