@@ -73,6 +73,38 @@ _last_request: dict[str, float] = {}
 _throttle_lock = threading.Lock()
 
 
+class SharedThrottle:
+    """The per-host interval kept across worker processes, in Redis.
+
+    A key per host lives for the interval; whoever sets it (SET NX PX) may send, the
+    others wait for it to expire. If Redis fails, the process-local throttle still holds.
+    """
+
+    def __init__(self, redis_url: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(redis_url, socket_timeout=5)
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+
+    def wait_turn(self, host: str, min_interval: float, max_wait: float = 600.0) -> bool:
+        """Wait until this process may send to `host`; False if Redis could not be used."""
+        key = f"newsletter:ingest:throttle:{host}"
+        ms = max(1, int(min_interval * 1000))
+        deadline = time.monotonic() + max_wait
+        try:
+            while not self._redis.set(key, "1", nx=True, px=ms):
+                if time.monotonic() > deadline:
+                    raise TransientFetchError(f"{host}: waited {max_wait:g}s for a turn")
+                remaining = self._redis.pttl(key)
+                time.sleep(max(remaining, 5) / 1000)
+        except self._errors:
+            return False
+        return True
+
+    def close(self) -> None:
+        self._redis.close()
+
+
 def _wait_turn(host: str, min_interval: float) -> None:
     if min_interval <= 0:
         return
@@ -95,9 +127,12 @@ class HttpClient:
         retries: int,
         backoff: float,
         min_interval: float = 0.0,
+        redis_url: str | None = None,
     ) -> None:
         self.timeout = timeout
         self.min_interval = min_interval
+        # Several worker processes may fetch from one host at once: share the interval.
+        self.shared = SharedThrottle(redis_url) if redis_url and min_interval > 0 else None
         # A subclass per client: urllib3 copies a Retry by its class, not its attributes.
         retry_class = type("SourceRetry", (_CappedRetry,), {"MIN_BACKOFF": min_interval})
         retry = retry_class(
@@ -127,6 +162,7 @@ class HttpClient:
             retries=settings.http_retries,
             backoff=settings.http_backoff,
             min_interval=settings.arxiv_min_interval if arxiv else 0.0,
+            redis_url=settings.redis_url,
         )
 
     def get(
@@ -143,7 +179,9 @@ class HttpClient:
                 headers["If-None-Match"] = validators["etag"]
             if validators.get("last_modified"):
                 headers["If-Modified-Since"] = validators["last_modified"]
-        _wait_turn(urlsplit(url).netloc, self.min_interval)
+        host = urlsplit(url).netloc
+        if self.shared is None or not self.shared.wait_turn(host, self.min_interval):
+            _wait_turn(host, self.min_interval)
         try:
             response = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
         except requests.Timeout as exc:
@@ -167,6 +205,8 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+        if self.shared is not None:
+            self.shared.close()
 
     def __enter__(self) -> HttpClient:
         return self

@@ -11,9 +11,9 @@ from newsletter.ingest.http import HttpClient, PermanentFetchError, TransientFet
 from tests.ingest.server import FixtureServer, Reply
 
 
-def client(**overrides: float) -> HttpClient:
+def client(**overrides: object) -> HttpClient:
     settings = get_settings()
-    options = {
+    options: dict[str, object] = {
         "user_agent": settings.http_user_agent,
         "timeout": 5.0,
         "retries": 3,
@@ -124,3 +124,31 @@ def test_even_the_first_retry_waits_the_minimum_interval(server: FixtureServer):
         http.get(server.url + "/feed")
     assert time.monotonic() - started >= 0.4
     assert len(server.hits("/feed")) == 2
+
+
+def test_the_interval_is_shared_through_redis_by_every_worker_process(
+    server: FixtureServer, redis_url: str
+):
+    import redis
+
+    server.script("/feed", Reply(b"<ok/>"))
+    host = server.url.removeprefix("http://")
+    shared = redis.Redis.from_url(redis_url)
+    # Another process has just sent a request to this host.
+    shared.set(f"newsletter:ingest:throttle:{host}", "1", px=400)
+    started = time.monotonic()
+    with client(min_interval=0.4, redis_url=redis_url) as http:
+        http.get(server.url + "/feed")
+    assert time.monotonic() - started >= 0.3
+    # And now this process holds the turn for the next one.
+    assert 0 < shared.pttl(f"newsletter:ingest:throttle:{host}") <= 400
+    shared.close()
+
+
+def test_an_unreachable_redis_falls_back_to_the_local_interval(server: FixtureServer):
+    server.script("/feed", Reply(b"<ok/>"))
+    started = time.monotonic()
+    with client(min_interval=0.2, redis_url="redis://127.0.0.1:1/0") as http:
+        http.get(server.url + "/feed")
+        http.get(server.url + "/feed")
+    assert time.monotonic() - started >= 0.2
