@@ -13,6 +13,7 @@ from typing import Any
 from newsletter.config import get_settings
 from newsletter.delivery.base import OutgoingEmail, SendError, SendResult
 from newsletter.models import EmailFormat, Subscriber
+from newsletter.render.digest import RenderedEmail
 from newsletter.render.mime import build_message
 from newsletter.render.transactional import render_transactional
 from newsletter.schedule import next_due_label
@@ -45,27 +46,46 @@ def context_for(name: str, subscriber: Subscriber) -> dict[str, Any]:
     raise ValueError(f"unknown email {name!r}")
 
 
+def send_address_confirmation(
+    subscriber: Subscriber, address: str, token: str
+) -> SendResult | None:
+    """Mail the confirmation link for a change of address to the new address.
+
+    The confirm email says exactly what is needed ("someone asked to send digests to
+    this address; confirm here"), so it serves for a new address too.
+    """
+    url = f"{get_settings().base_url}/change-email/{token}"
+    rendered = render_transactional("confirm", {"email": address, "confirm_url": url})
+    return _send(subscriber, address, rendered, "change-email")
+
+
 def send_transactional(name: str, subscriber: Subscriber) -> SendResult | None:
     """Render and send one transactional email; return None (and log) if sending failed.
 
     A failed confirmation must not lose the signup: the subscriber row stays and the
     person can ask again, so the error is reported to the caller, not raised.
     """
+    rendered = render_transactional(name, context_for(name, subscriber))
+    return _send(subscriber, subscriber.email, rendered, name)
+
+
+def _send(
+    subscriber: Subscriber, recipient: str, rendered: RenderedEmail, kind: str
+) -> SendResult | None:
     from newsletter.jobs import sender  # the process-wide sender, reused across requests
 
-    rendered = render_transactional(name, context_for(name, subscriber))
     links = links_for(subscriber.id, subscriber.token_generation)
     html = subscriber.format != EmailFormat.TEXT
-    message = build_message(rendered, subscriber.email, links, html=html)
+    message = build_message(rendered, recipient, links, html=html)
     email = OutgoingEmail(
         delivery_id=0,
-        recipient=subscriber.email,
+        recipient=recipient,
         raw=message.as_bytes(),
         html=rendered.html if html else None,
-        tags={"kind": name},
+        tags={"kind": kind},
     )
     try:
         return sender().send(email)
     except SendError as exc:
-        log.warning("could not send the %s email to subscriber %s: %s", name, subscriber.id, exc)
+        log.warning("could not send the %s email to subscriber %s: %s", kind, subscriber.id, exc)
         return None

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.db import session_scope
 from newsletter.models import Subscriber, SubscriberStatus, Suppression, SuppressionReason
-from newsletter.subscriptions.mail import send_transactional
+from newsletter.subscriptions.mail import send_address_confirmation, send_transactional
 from newsletter.subscriptions.service import (
     AlreadySubscribed,
     Preferences,
@@ -25,8 +26,8 @@ from newsletter.subscriptions.service import (
     apply_preferences,
 )
 from newsletter.subscriptions.service import unsubscribe as mark_unsubscribed
-from newsletter.subscriptions.tokens import InvalidToken, read_token
-from newsletter.subscriptions.validation import normalise_email
+from newsletter.subscriptions.tokens import InvalidToken, make_token, read_token
+from newsletter.subscriptions.validation import InvalidInput, normalise_email
 from newsletter.timeutil import as_utc, utcnow
 
 # The signup form mails an address at most this often (confirm or welcome again).
@@ -224,3 +225,78 @@ def unsubscribe_by_token(token: str) -> UnsubscribeResult:
     # A pending address never confirmed it wanted mail: do not send it another.
     sent = was_active and send_transactional("goodbye", subscriber) is not None
     return UnsubscribeResult(subscriber.email, True, sent)
+
+
+# --- change of address ------------------------------------------------------------
+
+
+def request_email_change(
+    preferences_token: str, new_email: str, now: datetime | None = None
+) -> SignupOutcome:
+    """Mail a confirmation link to a new address; the change happens only when it is used.
+
+    The answer is the same whether or not the new address is free, so the form cannot
+    be used to find out who else is subscribed.
+    """
+    now = now or utcnow()
+    address = normalise_email(new_email)
+    with session_scope() as session:
+        subscriber = subscriber_for_token(session, "preferences", preferences_token)
+        if address == subscriber.email:
+            raise InvalidInput("That is already the address your digest goes to.")
+        if _address_unavailable(session, address):
+            return SignupOutcome.BLOCKED
+        if _recently_mailed(subscriber, now):
+            return SignupOutcome.THROTTLED
+        token = make_token("email", subscriber.id, subscriber.token_generation, address)
+    if send_address_confirmation(subscriber, address, token) is None:
+        return SignupOutcome.MAIL_FAILED
+    with session_scope() as session:
+        session.get_one(Subscriber, subscriber.id).last_signup_mail_at = now
+    return SignupOutcome.CONFIRMATION_SENT
+
+
+def _address_unavailable(session: Session, address: str) -> bool:
+    taken = session.scalar(select(Subscriber.id).where(Subscriber.email == address))
+    blocked = session.scalar(
+        select(Suppression.id).where(
+            Suppression.email == address, Suppression.reason.in_(_BLOCKED_REASONS)
+        )
+    )
+    return taken is not None or blocked is not None
+
+
+def check_email_change(token: str) -> tuple[str, str]:
+    """Verify an address-change link without changing anything: (old, new address)."""
+    with session_scope() as session:
+        subscriber = subscriber_for_token(session, "email", token)
+        _refuse_blocked(subscriber)
+        return subscriber.email, read_token("email", token).extra
+
+
+def confirm_email_change(token: str) -> tuple[str, str]:
+    """Move the subscription to the confirmed new address; return (address, preferences token).
+
+    Every earlier link is revoked (the generation is bumped): they name the old address.
+    """
+    with session_scope() as session:
+        subscriber = subscriber_for_token(session, "email", token)
+        _refuse_blocked(subscriber)
+        address = read_token("email", token).extra
+        if _address_unavailable(session, address):
+            raise InvalidToken("This address can't be used for a digest any more.")
+        subscriber.email = address
+        subscriber.token_generation += 1
+        # Clicking the link is an opt-in for this address: an old unsubscribe no longer blocks.
+        session.execute(
+            delete(Suppression).where(
+                Suppression.email == address,
+                Suppression.reason == SuppressionReason.UNSUBSCRIBE,
+            )
+        )
+        try:
+            session.flush()
+        except IntegrityError:
+            # Someone subscribed that address between our check and now.
+            raise InvalidToken("This address can't be used for a digest any more.") from None
+        return address, make_token("preferences", subscriber.id, subscriber.token_generation)

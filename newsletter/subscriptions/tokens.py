@@ -16,6 +16,8 @@ from newsletter.config import get_settings
 # and the bulk-sender rules expect them to keep working for old emails.
 MAX_AGE = {
     "confirm": 7 * 24 * 3600,
+    # Confirms a new address for an existing subscription; `extra` holds the address.
+    "email": 7 * 24 * 3600,
     "preferences": 90 * 24 * 3600,
     "unsubscribe": None,
     "view": None,

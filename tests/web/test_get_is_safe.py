@@ -40,6 +40,7 @@ def test_no_get_route_changes_anything(monkeypatch):
         f"/preferences/{make_token('preferences', active.id, 0)}?saved=rating",
         f"/unsubscribe/{make_token('unsubscribe', active.id, 0)}",
         f"/unsubscribe/{make_token('unsubscribe', pending.id, 0)}",
+        f"/change-email/{make_token('email', active.id, 0, 'moved@example.org')}",
     ]
     # Every GET page of this area (click and digest routes belong to other areas and
     # have their own tests), twice each, with valid links.

@@ -14,7 +14,11 @@ from newsletter.models import SubscriberStatus
 from newsletter.schedule import next_due_label
 from newsletter.subscriptions.feedback import ReceivedPaper, rate_paper, recent_papers
 from newsletter.subscriptions.service import Preferences, apply_preferences, preferences_of
-from newsletter.subscriptions.signup import subscriber_for_token
+from newsletter.subscriptions.signup import (
+    SignupOutcome,
+    request_email_change,
+    subscriber_for_token,
+)
 from newsletter.subscriptions.tokens import InvalidToken, make_token
 from newsletter.subscriptions.validation import InvalidInput
 from newsletter.web.formdata import BadForm, csrf_problem, read_form, unreadable
@@ -32,6 +36,11 @@ router = APIRouter()
 SAVED_MESSAGES = {
     "preferences": "Saved. Your next digest follows these preferences.",
     "rating": "Thanks: later digests take this into account.",
+    "email": (
+        "Check the new inbox: open the link we sent there to move your digest. Nothing "
+        "changes until you do."
+    ),
+    "email-moved": "Done: your digest now goes to this address.",
 }
 
 
@@ -82,6 +91,7 @@ def page(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     saved: str | None = None,
+    new_email: str = "",
     status_code: int = 200,
 ) -> HTMLResponse:
     return render_page(
@@ -95,6 +105,7 @@ def page(
             "v": values or data.values,
             "errors": errors or {},
             "saved": saved,
+            "new_email": new_email,
             "papers": data.papers,
             "unsubscribe_url": data.unsubscribe_path,
             "categories": COMMON_CATEGORIES,
@@ -172,3 +183,32 @@ async def feedback_submit(request: Request, token: str) -> Response:
     except InvalidInput as exc:
         return page(request, token, data, errors={"form": str(exc)}, status_code=400)
     return RedirectResponse(f"/preferences/{token}?saved=rating#recent", status_code=303)
+
+
+@router.post("/preferences/{token}/email", response_class=HTMLResponse)
+async def email_change_submit(request: Request, token: str) -> Response:
+    try:
+        data = await run_in_threadpool(load_page, token)
+        form = await read_form(request)
+    except InvalidToken as exc:
+        return bad_link(request, str(exc))
+    except BadForm:
+        return unreadable(request)
+    raw = form.get("new_email")
+    new_email = raw.strip()[:400] if isinstance(raw, str) else ""
+    problem = csrf_problem(request, form)
+    if problem:
+        errors = {"form": problem}
+        return page(request, token, data, errors=errors, new_email=new_email, status_code=400)
+    try:
+        outcome = await run_in_threadpool(request_email_change, token, new_email)
+    except InvalidToken as exc:
+        return bad_link(request, str(exc))
+    except InvalidInput as exc:
+        message = str(exc).split("': ", 1)[-1]
+        errors = {"new_email": f"Enter a valid new address: {message}"}
+        return page(request, token, data, errors=errors, new_email=new_email, status_code=400)
+    if outcome == SignupOutcome.MAIL_FAILED:
+        errors = {"new_email": "We could not send the email just now. Please try again later."}
+        return page(request, token, data, errors=errors, new_email=new_email, status_code=503)
+    return RedirectResponse(f"/preferences/{token}?saved=email#address", status_code=303)
