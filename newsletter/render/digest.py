@@ -187,6 +187,10 @@ def subject_for(labels: EditionLabels, picks: Sequence[Pick]) -> str:
     return subject
 
 
+def more_label(count: int) -> str:
+    return f"{count} more paper{'s' if count != 1 else ''}"
+
+
 def preheader_for(picks: Sequence[Pick], shown: int) -> str:
     if not picks:
         return "No new papers matched your interests this time."
@@ -269,7 +273,7 @@ def reader_values(reader: Reader, picks: Sequence[Pick], shown: int) -> dict[str
         "preferences_url": reader.preferences_url,
         "unsubscribe_url": reader.unsubscribe_url,
         "next_due": reader.next_due or "",
-        "more_count": len(picks) - shown,
+        "more_label": more_label(len(picks) - shown),
         "has_papers": shown > 0,
         "has_more": len(picks) > shown,
         "has_next_due": bool(reader.next_due),

@@ -34,6 +34,7 @@ from newsletter.render.digest import (
     Pick,
     Reader,
     card_context,
+    more_label,
     preheader_for,
     reader_values,
     shell_context,
@@ -180,7 +181,7 @@ SHELL_SLOTS = (
     "preferences_url",
     "unsubscribe_url",
     "next_due",
-    "more_count",
+    "more_label",
 )
 
 
@@ -345,7 +346,7 @@ class EditionParts:
         shell = self.shell(*_variant(reader, picks, shown))[0]
         values = dict(shell_values)
         values["preheader"] = Fragment.value(escape_html(preheader_for(picks, shown)))
-        values["more_count"] = _number(len(picks) - shown)
+        values["more_label"] = Fragment.value(more_label(len(picks) - shown))
         values["cards"] = [piece for card in cards[:shown] for piece in card]
         out: list[Piece] = []
         shell.fill(values, out)

@@ -195,10 +195,10 @@ def test_a_digest_of_huge_abstracts_and_many_papers_stays_under_the_gmail_clip_l
     assert size == composed.html_size <= HTML_LIMIT < 102 * 1024
     assert 0 < composed.shown < 50 and composed.level == 1
     more = 50 - composed.shown
-    assert f"{more} more paper(s) picked for you" in composed.html_str
+    assert f"{more} more papers picked for you did not fit" in composed.html_str
     document = lxml.html.fromstring(composed.html_str)
     assert document.xpath("//td[@class='more']//a/@href") == [reader.view_url]
-    assert f"{more} more paper(s)" in composed.text_str
+    assert f"{more} more papers picked for you" in composed.text_str
     # The web view has no mail-client limit: every pick.
     full = fresh_parts().compose(reader, picks, click_urls, limit=None)
     assert full.shown == 50
@@ -212,7 +212,7 @@ def test_abstracts_are_shortened_before_any_paper_is_dropped():
     trimmed = fresh_parts().compose(reader, picks, click_urls, limit=limit)
     assert (trimmed.level, trimmed.shown) == (1, 20)
     assert trimmed.html_size <= limit
-    assert "more paper(s)" not in trimmed.html_str
+    assert "did not fit" not in trimmed.html_str
     tight = fresh_parts().compose(reader, picks, click_urls, limit=normal.html_size // 2)
     assert (tight.level, tight.total) == (1, 20) and 0 < tight.shown < 20
     assert tight.html_size <= normal.html_size // 2
@@ -295,3 +295,16 @@ def test_links_stay_correct_if_the_fast_signer_ever_disagrees_with_the_token_mod
         assert read_token("view", reader.view_url.rsplit("/", 1)[1]).extra == KEY
     finally:
         signing._links.cache_clear()
+
+
+def test_an_internationalised_address_and_a_long_unicode_subject_survive_the_headers():
+    reader = factories.reader(email="jürgen@exämple.de")
+    picks = factories.picks(2, title="Σύνθεση " * 30)
+    composed = fresh_parts().compose(reader, picks, click_urls)
+    raw = message_bytes(composed, reader)
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in head.split(b"\r\n")) <= 998
+    message = parse(raw)
+    assert message["To"] == "jürgen@exämple.de"
+    assert message["Subject"] == composed.subject
+    assert composed.subject.endswith("…")
