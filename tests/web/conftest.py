@@ -9,6 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from newsletter.web.app import create_app
+from tests.subscriptions.conftest import premigrated_sqlite, sqlite_template
+
+__all__ = ["premigrated_sqlite", "sqlite_template"]  # fixtures shared with subscriptions
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
