@@ -28,6 +28,10 @@ class CsrfError(Exception):
     """The form's token is missing, forged, expired or does not match the cookie."""
 
 
+class NoCsrfCookie(CsrfError):
+    """The browser sent no form cookie at all: cookies are likely blocked."""
+
+
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(get_settings().secret_key, salt="newsletter.csrf")
 
@@ -59,7 +63,7 @@ def verify(request: Request, submitted: object) -> None:
     """Raise CsrfError unless `submitted` is a fresh token for this browser's cookie."""
     cookie = _cookie_value(request)
     if cookie is None:
-        raise CsrfError("no CSRF cookie (are cookies blocked?)")
+        raise NoCsrfCookie("no CSRF cookie (are cookies blocked?)")
     if not isinstance(submitted, str) or not submitted:
         raise CsrfError("no CSRF token in the form")
     try:

@@ -31,6 +31,11 @@ def csrf_problem(request: Request, form: FormData) -> str | None:
     """Return a message for the person if the form's CSRF token fails, else None."""
     try:
         csrf.verify(request, form.get(csrf.FIELD))
+    except csrf.NoCsrfCookie:
+        return (
+            "Your browser did not send back this site's form cookie, so we could not accept "
+            "the form. Allow cookies for this site and send it again; nothing was changed."
+        )
     except csrf.CsrfError:
         return (
             "This form expired or was opened in another browser window, so we could not "

@@ -217,6 +217,7 @@ def test_a_signup_without_cookies_is_refused_politely(client: TestClient):
         "/signup", data={**SIGNUP, "csrf_token": csrf_of(page.text)}, follow_redirects=False
     )
     assert response.status_code == 400
+    assert "Allow cookies for this site" in response.text
     assert count_subscribers() == 0
 
 
