@@ -99,6 +99,7 @@ class Overview:
     suppressions: dict[str, int]
     failures: list[dict[str, Any]]
     ingest_runs: list[dict[str, Any]]
+    bad_addresses: list[dict[str, Any]] = field(default_factory=list)  # recent bounces etc.
     sending: str = "sending: running"  # the circuit breaker, in words
     sending_paused: bool = False
     # SES GetAccount figures as the send workers last cached them (never fetched here).
@@ -357,6 +358,25 @@ def recent_ingest_runs(session: Session, limit: int = 10) -> list[dict[str, Any]
     ]
 
 
+def recent_bad_addresses(session: Session, limit: int = 10) -> list[dict[str, Any]]:
+    """List the latest bounce and complaint events (what suppressed whom, and why)."""
+    events = session.scalars(
+        select(EmailEvent)
+        .where(EmailEvent.event_type.in_(["bounce", "complaint"]))
+        .order_by(EmailEvent.received_at.desc(), EmailEvent.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "type": e.event_type,
+            "recipient": e.recipient,
+            "detail": (e.detail or "")[:300],
+            "received_at": as_utc(e.received_at),
+        }
+        for e in events
+    ]
+
+
 # --- the snapshot -----------------------------------------------------------------
 
 
@@ -412,6 +432,7 @@ def overview(
         suppressions=grouped_counts(session, Suppression.reason),
         failures=recent_failures(session),
         ingest_runs=recent_ingest_runs(session),
+        bad_addresses=recent_bad_addresses(session),
         sending=breaker.describe(now),
         sending_paused=breaker.is_open(now),
         ses_quota=quota,

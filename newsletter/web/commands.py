@@ -77,6 +77,12 @@ def format_overview(view: Overview) -> str:
             lines.append(
                 f"  #{f['delivery_id']} {f['edition']} {f['email']} {f['state']}: {f['error']}"
             )
+    if view.bad_addresses:
+        lines += ["", "recent bounces and complaints:"]
+        for b in view.bad_addresses:
+            lines.append(
+                f"  {b['received_at']:%Y-%m-%d %H:%M} {b['type']} {b['recipient']}: {b['detail']}"
+            )
     if view.ingest_runs:
         lines += ["", "recent ingest runs:"]
         for r in view.ingest_runs:

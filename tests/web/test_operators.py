@@ -151,6 +151,7 @@ def test_admin_shows_queues_editions_rates_failures_and_ingest_runs(
     assert "daily-2026-11-26" in page
     assert "MessageRejected" in page
     assert "HTTP 503 from rss.arxiv.org" in page
+    assert "<td>complaint</td><td>b@example.org</td><td>abuse</td>" in page
     assert "Needs attention" in page
     data = admin_client.get("/admin/overview.json", headers=basic("correct horse")).json()
     assert data["bounce_rate"] == 0.25
@@ -193,6 +194,7 @@ def test_newsletter_queues_prints_the_snapshot_as_text_and_json(redis_url: str):
     assert result.exit_code == 0, result.output
     assert "schedule" in result.output and "alerts:" in result.output
     assert "bounce rate (7 days): 25.00% of 4 sent" in result.output
+    assert "bounce a@example.org: Permanent/General" in result.output
     result = runner.invoke(cli, ["queues", "--json", "--no-workers"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
