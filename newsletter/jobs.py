@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -102,7 +103,30 @@ def send(delivery_ids: list[int]) -> dict[str, int]:
             counts[Outcome.PAUSED] = len(delivery_ids)
             return counts
     the_sender, the_limiter = sender(), limiter()
+    started = time.perf_counter()
     composed = compose_chunk(delivery_ids)
+    rendered = time.perf_counter()
+    try:
+        _send_composed_chunk(delivery_ids, composed, counts, the_sender, the_limiter)
+    finally:
+        # One line per chunk: where the time went (bench/bench_e2e.py reads it too).
+        log.info(
+            "send chunk of %d: render %.3fs, send %.3fs, %s",
+            len(delivery_ids),
+            rendered - started,
+            time.perf_counter() - rendered,
+            {k: v for k, v in counts.items() if v},
+        )
+    return counts
+
+
+def _send_composed_chunk(
+    delivery_ids: list[int],
+    composed: dict[int, Any],
+    counts: dict[str, int],
+    the_sender: Sender,
+    the_limiter: RateLimiter,
+) -> None:
     for n, delivery_id in enumerate(delivery_ids):
         email = composed[delivery_id]
         outcome = (
@@ -112,7 +136,6 @@ def send(delivery_ids: list[int]) -> dict[str, int]:
             counts[Outcome.PAUSED] += len(delivery_ids) - n
             break
         counts[outcome.value] += 1
-    return counts
 
 
 def sweep(*, everything: bool = False) -> list[int]:
