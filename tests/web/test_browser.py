@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ADMIN_PASSWORD = "browser-test-password"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -79,6 +81,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             "NEWSLETTER_BASE_URL": live.url,
             "DATABASE_URL": live.database_url,
             "NEWSLETTER_OUTBOX": str(live.outbox),
+            "NEWSLETTER_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "PYTHONPATH": str(ROOT),
         }
     )
@@ -274,4 +277,21 @@ def test_pages_follow_the_readers_dark_mode_and_fit_a_small_phone(browser: Any, 
     assert background == "rgb(20, 22, 26)"
     assert no_horizontal_overflow(page)
     shot(page, "09-signup-dark-320")
+    context.close()
+
+
+def test_an_operator_signs_in_to_admin_and_sees_every_section(browser: Any, server: LiveServer):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{server.url}/admin", timeout=10)
+    assert refused.value.code == 401
+    context = browser.new_context(
+        http_credentials={"username": "admin", "password": ADMIN_PASSWORD},
+        viewport={"width": 1024, "height": 900},
+    )
+    page = context.new_page()
+    page.goto(f"{server.url}/admin")
+    for heading in ("Queues", "Workers", "Current editions", "Sending", "Ingest runs"):
+        assert page.locator(f"h2:has-text('{heading}')").count() == 1
+    assert no_horizontal_overflow(page)
+    shot(page, "10-admin")
     context.close()
