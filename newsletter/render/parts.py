@@ -277,7 +277,10 @@ class EditionParts:
         with_html: bool = True,
     ) -> Composed:
         """Compose one reader's digest; trim abstracts, then papers, to stay under `limit`."""
-        values = [_card_values(click_urls(reader, pick.paper), pick.reason) for pick in picks]
+        values = [
+            _card_values(click_urls(reader, pick.paper), pick.reason, number)
+            for number, pick in enumerate(picks, start=1)
+        ]
         keys = [(pick.paper, bool(pick.reason)) for pick in picks]
         level, shown = 0, len(picks)
         html: list[Piece] = []
@@ -324,14 +327,11 @@ class EditionParts:
     ) -> list[list[Piece]]:
         """Fill the HTML (which=0) or text (1) card of each pick at trim `level`."""
         self.prepare((paper, level, has_reason) for paper, has_reason in keys)
+        cached = self._cards
         cards = []
-        for number, ((paper, has_reason), card_values) in enumerate(
-            zip(keys, values, strict=False), start=1
-        ):
-            card = self._cards[(paper, level, has_reason)][which]
-            filled = {**card_values[which], "number": _number(number)}
+        for (paper, has_reason), card_values in zip(keys, values, strict=False):
             out: list[Piece] = []
-            card.fill(filled, out)
+            cached[(paper, level, has_reason)][which].fill(card_values[which], out)
             cards.append(out)
         return cards
 
@@ -363,11 +363,11 @@ def _number(number: int) -> Fragment:
 
 
 def _card_values(
-    urls: Mapping[str, str | None], reason: str
+    urls: Mapping[str, str | None], reason: str, number: int
 ) -> tuple[dict[str, Piece], dict[str, Piece]]:
     """A card's per-reader values as fragments, for the HTML and the text card."""
-    html: dict[str, Piece] = {}
-    text: dict[str, Piece] = {}
+    html: dict[str, Piece] = {"number": _number(number)}
+    text: dict[str, Piece] = {"number": html["number"]}
     for target, url in urls.items():
         name = _URL_SLOTS[target]
         url = url or ""
