@@ -48,6 +48,7 @@ def test_the_signup_page_offers_every_choice_and_works_without_javascript(client
     # The default timezone is selected server-side; the script only improves on it.
     assert '<option value="UTC" selected>' in page.text
     assert "script-src 'nonce-" in page.headers["content-security-policy"]
+    assert client.get("/signup", follow_redirects=False).headers["location"] == "/"
     assert page.headers["referrer-policy"] == "no-referrer"
 
 

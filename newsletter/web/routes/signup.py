@@ -56,6 +56,12 @@ def signup_form(request: Request) -> HTMLResponse:
     return signup_page(request)
 
 
+@router.get("/signup")
+def signup_alias() -> RedirectResponse:
+    # The address bar shows /signup after a form with errors; opening it again is fine.
+    return RedirectResponse("/", status_code=303)
+
+
 @router.post("/signup", response_class=HTMLResponse)
 async def signup_submit(request: Request) -> Response:
     try:
