@@ -18,7 +18,9 @@ The rules a person would expect, whatever the clock or the beat does:
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -80,10 +82,26 @@ def is_quiet_day(day: date, holidays: Iterable[str] | None = None) -> bool:
     return day.weekday() in (SATURDAY, SUNDAY) or day.isoformat() in set(holidays)
 
 
+# Set by `quiet_days_included()`: the demo shows a digest whatever the weekday.
+_include_quiet_days: ContextVar[bool] = ContextVar("include_quiet_days", default=False)
+
+
+@contextmanager
+def quiet_days_included() -> Iterator[None]:
+    """Plan daily editions on quiet days too, within this block (this thread only)."""
+    token = _include_quiet_days.set(True)
+    try:
+        yield
+    finally:
+        _include_quiet_days.reset(token)
+
+
 def daily_edition_runs(day: date) -> bool:
     """Tell whether a daily edition goes out on `day` (quiet days only when configured)."""
     settings = get_settings()
-    return settings.send_on_quiet_days or not is_quiet_day(day, settings.arxiv_holidays)
+    if settings.send_on_quiet_days or _include_quiet_days.get():
+        return True
+    return not is_quiet_day(day, settings.arxiv_holidays)
 
 
 def edition_window(key: str) -> tuple[datetime, datetime]:
@@ -241,6 +259,7 @@ __all__ = [
     "local_slot",
     "next_due_label",
     "next_send_time",
+    "quiet_days_included",
     "send_time",
     "weekly_key",
 ]

@@ -268,3 +268,14 @@ def test_planning_on_postgresql_is_idempotent_across_ticks(pg_url):
         total.update(tick(now))
     assert set(total.values()) == {1}
     assert len(total) >= 30
+
+
+def test_the_demo_can_include_quiet_days_without_changing_the_setting(sqlite_url):
+    from newsletter.schedule import quiet_days_included
+
+    with session_scope() as session:
+        reader(session, "daily@example.org", "UTC", 7)
+    sunday = datetime(2026, 11, 29, 8, tzinfo=UTC)
+    with quiet_days_included():
+        assert tick(sunday) == [("daily@example.org", "daily-2026-11-29")]
+    assert not get_settings().send_on_quiet_days
