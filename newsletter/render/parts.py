@@ -106,10 +106,6 @@ class Compiled:
                 ops.append(Fragment.of(bit))
         return cls(tuple(ops))
 
-    @property
-    def names(self) -> list[str]:
-        return [op for op in self.ops if isinstance(op, str)]
-
     def fill(self, values: Mapping[str, Piece | list[Piece]], out: list[Piece]) -> None:
         append, extend = out.append, out.extend
         for op in self.ops:
@@ -218,11 +214,6 @@ class EditionParts:
 
     warmed: bool = False
     warm_cursor: int = 0
-
-    def warm(self, papers: Iterable[DigestPaper]) -> None:
-        """Inline the cards of `papers` (likely picks) in one premailer run."""
-        self.warmed = True
-        self.prepare((paper, 0, True) for paper in papers)
 
     def ensure(self, picks: Sequence[Pick], candidates: Candidates) -> None:
         """Make sure the picks' cards are cached, inlining the next candidates with them.
