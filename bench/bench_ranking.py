@@ -168,7 +168,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=100_000)
     parser.add_argument("--papers", type=int, default=2_000)
     parser.add_argument("--library", type=int, default=5_000, help="older papers readers cite")
-    parser.add_argument("--chunk", type=int, default=1_000, help="readers per vectorised pass")
+    parser.add_argument("--chunk", type=int, default=250, help="readers per vectorised pass")
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--naive-sample", type=int, default=300)
     parser.add_argument(

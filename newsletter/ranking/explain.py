@@ -84,13 +84,17 @@ def explain_chunk(
         0,
     ).tolist()
     category = _shared_category(model, profiles, cols).tolist()
+    # The first two of the reader's keywords found in each pick (-1: none).
+    first = second = np.full((n_readers, k), -1, dtype=np.int64)
+    if hits.shape[1]:
+        first = hits.argmax(axis=1)
+        rest = hits.copy()
+        np.put_along_axis(rest, first[:, None, :], False, axis=1)
+        second = np.where(rest.any(axis=1), rest.argmax(axis=1), -1)
+    first_hit, second_hit = first.tolist(), second.tolist()
     names = model.category_names
     papers = model.papers
-    upvotes = [
-        f"{p.upvotes} upvote{'' if p.upvotes == 1 else 's'}" if p.upvotes > 0 else ""
-        for p in papers
-    ]
-    fallback = ["new this edition" if r >= 0.5 else "trending today" for r in model.recency]
+    upvotes, fallback = model.paper_phrases
     cols_l, score_l = s.cols.tolist(), s.score.tolist()
     out: list[list[Pick]] = []
     for reader, profile in enumerate(profiles):
@@ -102,22 +106,27 @@ def explain_chunk(
             code = lead[reader][j]
             if code == 1:
                 own = s.keyword_slots[reader]
-                matched = [own[i][0] for i in np.flatnonzero(hits[reader, :, j])[:2]]
-                first = "matches " + " and ".join(f"'{kw}'" for kw in matched)
+                lead_words = f"matches '{own[first_hit[reader][j]][0]}'"
+                if second_hit[reader][j] >= 0:
+                    lead_words += f" and '{own[second_hit[reader][j]][0]}'"
             elif code == 2:
-                first = "similar to a paper you liked"
+                lead_words = "similar to a paper you liked"
             elif code == 3:
-                first = "similar to " + _closest_seed(model, profile, col)
+                lead_words = "similar to " + _closest_seed(model, profile, col)
             elif code == 4:
-                first = "like papers you liked or clicked"
+                lead_words = "like papers you liked or clicked"
             elif code == 5:
-                first = related
+                lead_words = related
             else:
-                first = ""
+                lead_words = ""
             shared = category[reader][j]
             parts = [
                 part
-                for part in (first, f"in {names[shared]}" if shared >= 0 else "", upvotes[col])
+                for part in (
+                    lead_words,
+                    f"in {names[shared]}" if shared >= 0 else "",
+                    upvotes[col],
+                )
                 if part
             ]
             reason = ", ".join(parts) if parts else fallback[col]

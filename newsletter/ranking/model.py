@@ -17,7 +17,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-from newsletter.ranking.phrases import PhraseIndex
+from newsletter.ranking.phrases import PhraseIndex, words
 from newsletter.ranking.profile import CandidatePaper
 from newsletter.timeutil import as_utc
 
@@ -52,6 +52,8 @@ class EditionModel:
     _matrix_t: sparse.csr_matrix | None = field(default=None, repr=False)
     _category_dense: np.ndarray | None = field(default=None, repr=False)
     _paper_categories: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _keys: dict[str, str] = field(default_factory=dict, repr=False)
+    _paper_phrases: tuple[list[str], list[str]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.papers)
@@ -62,6 +64,18 @@ class EditionModel:
         if self._matrix_t is None:
             self._matrix_t = sparse.csr_matrix(self.matrix.T)
         return self._matrix_t
+
+    @property
+    def paper_phrases(self) -> tuple[list[str], list[str]]:
+        """Per paper, the words reasons end with: its upvotes, and what to say otherwise."""
+        if self._paper_phrases is None:
+            upvotes = [
+                f"{p.upvotes} upvote{'' if p.upvotes == 1 else 's'}" if p.upvotes > 0 else ""
+                for p in self.papers
+            ]
+            fallback = ["new this edition" if r >= 0.5 else "trending today" for r in self.recency]
+            self._paper_phrases = (upvotes, fallback)
+        return self._paper_phrases
 
     @property
     def category_names(self) -> list[str]:
@@ -98,15 +112,19 @@ class EditionModel:
             return self._similarity[rows]
         return np.asarray((self.matrix[rows] @ self.matrix.T).toarray(), dtype=np.float32)
 
-    def pairwise(self, pool: np.ndarray) -> np.ndarray:
-        """Return similarities among each row's pool: (readers, P) -> (readers, P, P)."""
+    def similarity_to(self, picked: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        """Return cosine of each picked paper (n,) to each paper of its pool (n, P)."""
         if self._similarity is not None:
-            return self._similarity[pool[:, :, None], pool[:, None, :]]
-        out = np.empty((*pool.shape, pool.shape[1]), dtype=np.float32)
-        for i, row in enumerate(pool):  # only above DENSE_SIMILARITY_LIMIT candidates
-            sub = self.matrix[row]
-            out[i] = (sub @ sub.T).toarray()
-        return out
+            return self._similarity[picked[:, None], pool]
+        sims = (self.matrix[picked] @ self.matrix_t).toarray()  # above the dense limit
+        return np.take_along_axis(sims, pool, axis=1)
+
+    def phrase_key(self, phrase: str) -> str:
+        """Return the normalised form of a keyword phrase (cached: readers share them)."""
+        key = self._keys.get(phrase)
+        if key is None:
+            key = self._keys[phrase] = " ".join(words(phrase))
+        return key
 
     def query_vectors(self, parts: Sequence[Sequence[tuple[str, float]]]) -> sparse.csr_matrix:
         """Embed readers' queries, each a list of (text, repeat) such as keywords twice.

@@ -44,9 +44,13 @@ class PhraseIndex:
 
     def rows(self, phrase: str) -> np.ndarray:
         """Return the sorted paper rows where `phrase` occurs."""
+        cached = self._cache.get(phrase)
+        if cached is not None:
+            return cached
         key = " ".join(words(phrase))
         cached = self._cache.get(key)
         if cached is not None:
+            self._cache[phrase] = cached
             return cached
         tokens = key.split()
         if not tokens:
@@ -65,7 +69,7 @@ class PhraseIndex:
                     result = np.asarray(
                         [r for r in result if needle in self._joined[r]], dtype=np.int64
                     )
-        self._cache[key] = result
+        self._cache[key] = self._cache[phrase] = result
         return result
 
     def matrix(self, phrases: list[str]) -> sparse.csr_matrix:

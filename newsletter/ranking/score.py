@@ -44,14 +44,13 @@ from scipy import sparse
 from newsletter.ranking.explain import PickSignals, explain_chunk
 from newsletter.ranking.feedback import balanced_weights, decision, fit_dual
 from newsletter.ranking.model import EditionModel, fit_edition
-from newsletter.ranking.phrases import words
 from newsletter.ranking.profile import Pick, Profile
 from newsletter.ranking.weights import RankWeights
 
 __all__ = ["CHUNK_SIZE", "EditionModel", "RankWeights", "fit_edition", "rank"]
 
 # Readers per vectorised pass: a few (chunk x papers) float32 matrices at a time.
-CHUNK_SIZE = 1000
+CHUNK_SIZE = 250
 # Feedback models are trained in sub-batches to bound the (batch, n, papers) kernel.
 FEEDBACK_BATCH = 128
 MAX_POSITIVES = 32
@@ -238,14 +237,14 @@ def _rank_chunk(
     for reader, profile in enumerate(profiles):
         own = []
         for keyword in profile.keywords:
-            pid = phrase_ids.setdefault(" ".join(words(keyword)), len(phrase_ids))
+            pid = phrase_ids.setdefault(model.phrase_key(keyword), len(phrase_ids))
             kw_cells[0].append(reader)
             kw_cells[1].append(pid)
             own.append((keyword, pid))
         slots.append(own)
         for keyword in profile.negative_keywords:
             neg_cells[0].append(reader)
-            neg_cells[1].append(phrase_ids.setdefault(" ".join(words(keyword)), len(phrase_ids)))
+            neg_cells[1].append(phrase_ids.setdefault(model.phrase_key(keyword), len(phrase_ids)))
         for name in profile.categories:
             col = categories.get(name)
             if col is not None:
@@ -326,8 +325,6 @@ def _diversify(model: EditionModel, score: np.ndarray, k: int, w: RankWeights) -
     high = np.where(valid, pool_score, -np.inf).max(axis=1, keepdims=True)
     span = np.where(np.isfinite(high - low) & (high > low), high - low, 1.0)
     relevance = np.where(valid, (pool_score - np.where(np.isfinite(low), low, 0)) / span, 0.0)
-    similar = model.pairwise(pool)
-
     rows = np.arange(n_readers)
     taken = ~valid
     closest = np.zeros(pool.shape, dtype=np.float32)
@@ -342,7 +339,8 @@ def _diversify(model: EditionModel, score: np.ndarray, k: int, w: RankWeights) -
         r, b = rows[ok], best[ok]
         chosen[r, step] = pool[r, b]
         taken[r, b] = True
-        closest[r] = np.maximum(closest[r], similar[r, b])
+        # Similarity of the new pick to the rest of its reader's pool, and only that.
+        closest[r] = np.maximum(closest[r], model.similarity_to(pool[r, b], pool[r]))
     # Rows that ran out early keep -1 in later slots; compact so picks stay contiguous.
     order = np.argsort(chosen < 0, axis=1, kind="stable")
     return np.take_along_axis(chosen, order, axis=1)
