@@ -10,6 +10,7 @@ from newsletter.delivery.base import (
     AccountSendError,
     OutgoingEmail,
     PermanentSendError,
+    QuotaSendError,
     SendResult,
     TransientSendError,
 )
@@ -44,6 +45,8 @@ class SmtpSender:
                     client.login(self.user, self.password or "")
                 client.sendmail(self.sender, [email.recipient], email.raw)
         except smtplib.SMTPRecipientsRefused as exc:
+            if any(_is_quota(reply) for _, reply in exc.recipients.values()):
+                raise QuotaSendError(f"SMTP quota reached: {exc.recipients}") from exc
             codes = [code for code, _ in exc.recipients.values()]
             if codes and all(400 <= code < 500 for code in codes):
                 raise TransientSendError(f"recipient deferred: {exc.recipients}") from exc
@@ -51,12 +54,21 @@ class SmtpSender:
         except smtplib.SMTPAuthenticationError as exc:
             raise AccountSendError(f"SMTP login refused: {exc.smtp_code}") from exc
         except smtplib.SMTPResponseException as exc:
+            if _is_quota(exc.smtp_error):
+                # SES's SMTP interface: "454 Throttling failure: Daily message quota
+                # exceeded". Retrying now only burns requests; pause instead.
+                raise QuotaSendError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
             if 400 <= exc.smtp_code < 500:
                 raise TransientSendError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
             raise PermanentSendError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
         except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
             raise TransientSendError(f"SMTP connection failed: {exc}") from exc
         return SendResult(message_id=_message_id(email.raw))
+
+
+def _is_quota(reply: bytes | str) -> bool:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    return "daily message quota" in text.lower()
 
 
 def _message_id(raw: bytes) -> str:

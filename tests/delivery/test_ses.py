@@ -154,3 +154,19 @@ def test_the_daily_quota_from_get_account_pauses_sending_until_the_window_frees(
     assert states() == {"sent": 3, "pending": 2}
     client = redis.Redis.from_url(redis_url)
     assert int(client.get(ratelimit.QUOTA_KEY) or 0) == 0
+
+
+def test_a_daily_quota_error_from_ses_pauses_until_the_window_frees_without_retrying(
+    ses, sqlite_url
+):
+    ids = ready_deliveries(3)
+    ses.proxy.fail_next(
+        1, Fault(status=400, code="ThrottlingException", message="Daily message quota exceeded")
+    )
+    assert jobs.send(ids)["paused"] == 3
+    assert states() == {"pending": 3}
+    assert ses.proxy.state.faulted == 1  # one request, no retry storm
+    with session_scope() as session:
+        state = breaker.read(session)
+    assert state.is_open() and state.until is not None
+    assert "Daily message quota" in (state.reason or "")

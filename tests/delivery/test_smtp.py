@@ -156,3 +156,12 @@ def test_an_unreachable_relay_is_transient():
         SmtpSender("127.0.0.1", free_port(), "digest@papers.example.com", timeout=2).send(
             outgoing()
         )
+
+
+def test_ses_smtp_daily_quota_answer_pauses_instead_of_retrying(smtp_server):
+    from newsletter.delivery.base import QuotaSendError
+
+    inbox, port, tls = smtp_server
+    inbox.reject_with = "454 Throttling failure: Daily message quota exceeded"
+    with pytest.raises(QuotaSendError):
+        sender(port, tls).send(outgoing())

@@ -30,7 +30,7 @@ from tests.faults.harness import (
 
 pytestmark = pytest.mark.integration
 
-READERS = 240
+READERS = 120
 
 
 @pytest.fixture
@@ -67,9 +67,9 @@ def test_a_worker_killed_mid_edition_and_restarted_sends_the_rest_once(
 ):
     jobs.ingest("sample")
     add_readers(READERS)
-    env = worker_env(ses, NEWSLETTER_SEND_RATE="60")
+    env = worker_env(ses, NEWSLETTER_SEND_RATE="40")
     worker = start_worker(concurrency=2, env=env)
-    wait_for(lambda: sent_count() >= 60, timeout=60, interval=0.1)
+    wait_for(lambda: sent_count() >= 30, timeout=60, interval=0.1)
     worker.kill()  # SIGKILL to the whole process group, mid-chunk
     killed_at = sent_count()
     assert killed_at < READERS
@@ -93,10 +93,10 @@ def test_redis_restarted_mid_edition_loses_queued_tasks_but_no_reader(
     try:
         jobs.ingest("sample")
         add_readers(READERS)
-        env = worker_env(ses, NEWSLETTER_SEND_RATE="60", REDIS_URL=own.url)
+        env = worker_env(ses, NEWSLETTER_SEND_RATE="40", REDIS_URL=own.url)
         start_worker(concurrency=2, env=env)
         with Beat(every=1.0).start():
-            wait_for(lambda: sent_count() >= 60, timeout=60, interval=0.1)
+            wait_for(lambda: sent_count() >= 30, timeout=60, interval=0.1)
             own.restart(down_for=1.0)  # no persistence: every queued message is gone
             assert sent_count() < READERS
             result = finish_and_judge(ses)
@@ -110,8 +110,8 @@ def test_postgresql_connections_dropped_mid_edition_are_survived(
 ):
     jobs.ingest("sample")
     add_readers(READERS)
-    start_worker(concurrency=2, env=worker_env(ses, NEWSLETTER_SEND_RATE="60"))
-    wait_for(lambda: sent_count() >= 60, timeout=60, interval=0.1)
+    start_worker(concurrency=2, env=worker_env(ses, NEWSLETTER_SEND_RATE="40"))
+    wait_for(lambda: sent_count() >= 30, timeout=60, interval=0.1)
     admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     terminated = 0
     try:
@@ -152,7 +152,7 @@ def test_beat_down_for_two_hours_sends_everyone_late_not_twice(
             ("Pacific/Fiji", local_slot("Pacific/Fiji", in_gap))
         ]
         for n, (tz, slot) in enumerate(plan):
-            for k in range(8):
+            for k in range(4):
                 address = f"gap{n:02d}-{k}@example.org"
                 subscriber = Subscriber(
                     email=address,
