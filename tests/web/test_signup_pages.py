@@ -306,3 +306,15 @@ def test_an_unsubscribed_person_can_come_back_through_double_opt_in(
     with session_scope() as session:
         # The unsubscribe suppression went with the new opt-in.
         assert session.scalars(select(Suppression)).all() == []
+
+
+def test_a_form_left_open_for_more_than_a_day_must_be_sent_again(client: TestClient):
+    token = csrf_of(client.get("/").text)
+    with time_machine.travel(utcnow() + timedelta(hours=25)):
+        response = client.post(
+            "/signup", data={**SIGNUP, "csrf_token": token}, follow_redirects=False
+        )
+    assert response.status_code == 400
+    assert "This form expired" in response.text
+    assert 'value="ada@example.org"' in response.text
+    assert count_subscribers() == 0
