@@ -67,6 +67,10 @@ class SnsVerificationError(ValueError):
     """The message claims to be from SNS but fails a check: treat it as forged."""
 
 
+class CertificateUnavailable(Exception):
+    """The signing certificate could not be fetched right now: ask SNS to retry."""
+
+
 @dataclass(frozen=True)
 class SnsMessage:
     type: str
@@ -183,8 +187,13 @@ class SnsVerifier:
         if cached is None:
             try:
                 pem = self._fetch_certificate(url)
+            except (requests.RequestException, OSError) as exc:
+                # A network problem says nothing about the message: answer so that SNS
+                # retries (a 4xx would make it drop a real bounce for good).
+                raise CertificateUnavailable(f"cannot fetch signing certificate: {exc}") from None
+            try:
                 cached = x509.load_pem_x509_certificate(pem)
-            except (requests.RequestException, ValueError, OSError) as exc:
+            except ValueError as exc:
                 raise SnsVerificationError(f"cannot load signing certificate: {exc}") from None
             with self._lock:
                 self._certificates[url] = cached

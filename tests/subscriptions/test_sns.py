@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from newsletter.subscriptions.sns import (
+    CertificateUnavailable,
     SnsMessageError,
     SnsVerificationError,
     SnsVerifier,
@@ -119,11 +120,21 @@ def test_an_expired_certificate_is_refused():
         FakeAws().verifier().verify(message, now=datetime(2100, 1, 1, tzinfo=UTC))
 
 
-def test_a_certificate_that_cannot_be_fetched_or_parsed_is_a_verification_failure():
+def test_a_certificate_that_cannot_be_parsed_is_a_verification_failure():
     message = parse_message(json.dumps(notification(bounce(["a@example.org"]))))
     verifier = SnsVerifier([TOPIC], fetch_certificate=lambda url: b"not a certificate")
     with pytest.raises(SnsVerificationError, match="cannot load signing certificate"):
         verifier.verify(message)
+
+
+def test_a_certificate_that_cannot_be_fetched_now_is_not_called_forged():
+    message = parse_message(json.dumps(notification(bounce(["a@example.org"]))))
+
+    def unreachable(url: str) -> bytes:
+        raise ConnectionRefusedError("connection refused")
+
+    with pytest.raises(CertificateUnavailable):
+        SnsVerifier([TOPIC], fetch_certificate=unreachable).verify(message)
 
 
 @pytest.mark.parametrize(

@@ -244,3 +244,36 @@ def test_the_real_http_fetcher_loads_the_certificate_once_and_confirms_over_http
     assert pem_fetches == ["/SimpleNotificationService-test.pem"]  # cached after the first
     assert any("Action=ConfirmSubscription" in hit for hit in _StubAws.hits)
     assert reload(1).status == SubscriberStatus.BOUNCED
+
+
+def test_an_unreachable_certificate_host_asks_sns_to_retry(monkeypatch: pytest.MonkeyPatch):
+    from newsletter.subscriptions.sns import SnsVerifier
+
+    def unreachable(url: str) -> bytes:
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setenv("NEWSLETTER_SNS_TOPIC_ARN", TOPIC)
+    from newsletter.config import get_settings
+
+    get_settings.cache_clear()
+    app = create_app()
+    verifier = SnsVerifier([TOPIC], fetch_certificate=unreachable)
+    app.dependency_overrides[get_sns_verifier] = lambda: verifier
+    make_subscriber("reader@example.org")
+    with TestClient(app) as client:
+        response = post(client, notification(bounce(["reader@example.org"])))
+    assert response.status_code == 503  # SNS retries 5xx; a 4xx would drop the bounce
+    assert reload(1).status == SubscriberStatus.ACTIVE
+
+
+def test_an_unsubscribe_confirmation_is_acknowledged_and_ignored(sns_client: TestClient):
+    message = subscription_confirmation()
+    message = sign(
+        {
+            **{k: v for k, v in message.items() if k not in ("Signature",)},
+            "Type": "UnsubscribeConfirmation",
+        }
+    )
+    response = post(sns_client, message)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ignored"}

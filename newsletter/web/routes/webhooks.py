@@ -2,7 +2,8 @@
 
 Answers: 200 when handled (or a repeat), 400 for a body that is not SNS, 403 for a
 message that fails verification (SNS never sends those, so no retry is wanted), 503
-when the topic is not configured or SubscribeURL could not be visited (SNS retries).
+when the topic is not configured, the signing certificate cannot be fetched right now,
+or SubscribeURL could not be visited (SNS retries 5xx answers).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.subscriptions.bounces import record_ses_event
 from newsletter.subscriptions.sns import (
+    CertificateUnavailable,
     SnsMessageError,
     SnsVerificationError,
     SnsVerifier,
@@ -77,6 +79,9 @@ async def ses_webhook(request: Request, verifier: Verifier) -> JSONResponse:
     except SnsVerificationError as exc:
         log.warning("refused SNS message %s: %s", message.message_id, exc)
         return JSONResponse({"error": f"not verified: {exc}"}, status_code=403)
+    except CertificateUnavailable as exc:
+        log.warning("SNS message %s not verified yet: %s", message.message_id, exc)
+        return JSONResponse({"error": str(exc)}, status_code=503)
     if message.type == "SubscriptionConfirmation":
         try:
             await run_in_threadpool(verifier.confirm_subscription, message)
