@@ -126,7 +126,9 @@ def _refs(model: EditionModel, profiles: Sequence[Profile], library: Mapping[str
     return _Refs(position, vectors, to_candidates)
 
 
-def _group_max(refs: _Refs, groups: list[list[tuple[str, float]]]) -> tuple[np.ndarray, np.ndarray]:
+def _group_max(
+    refs: _Refs, groups: list[list[tuple[str, float]]], *, centroid: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Return, for readers with any reference paper, the max over their weighted ones.
 
     Returns (row of each reader in the values or -1, values (readers with refs x papers)).
@@ -145,9 +147,27 @@ def _group_max(refs: _Refs, groups: list[list[tuple[str, float]]]) -> tuple[np.n
     if not rows:
         return slot, np.zeros((0, refs.to_candidates.shape[1]), dtype=np.float32)
     values = refs.to_candidates[np.asarray(rows)]
-    if any(w != 1.0 for w in weights):
-        values *= np.asarray(weights, dtype=np.float32)[:, None]
-    return slot, np.maximum.reduceat(values, np.asarray(starts), axis=0)
+    factor = np.asarray(weights, dtype=np.float32)
+    if (factor != 1.0).any():
+        values *= factor[:, None]
+    best = np.maximum.reduceat(values, np.asarray(starts), axis=0)
+    if not centroid:
+        return slot, best
+    # Also compare with the (weighted) centroid of each reader's papers: for papers on
+    # one theme it picks up their shared vocabulary; for papers on different themes it
+    # is a blur that rarely beats the best single paper, so taking the max keeps both.
+    sizes = np.diff(np.append(starts, len(rows)))
+    several = sizes > 1
+    if several.any():
+        owner = np.repeat(np.arange(len(starts)), sizes)
+        combine = sparse.csr_matrix(
+            (factor, (owner, rows)), shape=(len(starts), len(refs.position))
+        )
+        norms = np.sqrt(np.asarray((combine @ refs.vectors).power(2).sum(axis=1)).ravel())
+        total = np.asarray(np.add.reduceat(values, np.asarray(starts), axis=0))
+        mean = total / np.where(norms > 0, norms, 1.0)[:, None]
+        best[several] = np.maximum(best[several], mean[several])
+    return slot, best
 
 
 def _incidence(cells: tuple[list[int], list[int]], n_rows: int, n_cols: int) -> sparse.csr_matrix:
@@ -193,6 +213,8 @@ def _rank_chunk(
     text[ex_rows, ex_cols] = 0.0
 
     # --- reference papers: max over seeds, over liked/clicked; hidden apart ------------
+    # Seeds are the reader's declared interests, often several distinct ones: best single
+    # seed only. Likes pile up around a theme: their centroid may count too.
     seed_slot, seed_sim = _group_max(refs, [[(a, 1.0) for a in p.seed_papers] for p in profiles])
     liked_slot, liked_sim = _group_max(
         refs,
@@ -200,6 +222,7 @@ def _rank_chunk(
             [(a, 1.0) for a in p.liked] + [(a, w.clicked_anchor) for a in p.clicked]
             for p in profiles
         ],
+        centroid=True,
     )
     hidden_slot, hidden_sim = _group_max(refs, [[(a, 1.0) for a in p.hidden] for p in profiles])
     for slot, values in ((seed_slot, seed_sim), (liked_slot, liked_sim)):
