@@ -120,16 +120,13 @@ def explain_chunk(
             else:
                 lead_words = ""
             shared = category[reader][j]
-            parts = [
-                part
-                for part in (
-                    lead_words,
-                    f"in {names[shared]}" if shared >= 0 else "",
-                    upvotes[col],
-                )
-                if part
-            ]
-            reason = ", ".join(parts) if parts else fallback[col]
+            reason = lead_words
+            if shared >= 0:
+                reason = f"{reason}, in {names[shared]}" if reason else f"in {names[shared]}"
+            if upvotes[col]:
+                reason = f"{reason}, {upvotes[col]}" if reason else upvotes[col]
+            if not reason:
+                reason = fallback[col]
             picks.append(Pick(papers[col].arxiv_id, score_l[reader][j], reason))
         out.append(picks)
     return out

@@ -37,7 +37,7 @@ class CandidatePaper:
         return f"{self.title}. {self.abstract}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Pick:
     """One chosen paper for one reader, with why."""
 
