@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
@@ -142,8 +142,8 @@ def digest_bytes(envelope: Envelope, text: Sequence[Piece], html: Sequence[Piece
     return b"".join(out)
 
 
-def _encode(pieces: Sequence[Piece]) -> list[bytes]:
-    return list(map(_QP, pieces))
+def _encode(pieces: Sequence[Piece]) -> Iterable[bytes]:
+    return map(_QP, pieces)
 
 
 _QP = attrgetter("qp")
@@ -153,7 +153,8 @@ def _header(name: str, value: str) -> bytes:
     """One header line, folded and RFC 2047-encoded by the standard library when needed."""
     if "\r" in value or "\n" in value:
         raise ValueError(f"line break in the {name} header")
-    if value.isascii() and len(name) + len(value) <= 76:
+    # Short lines, and values with no space to fold at (Message-ID), go out as they are.
+    if value.isascii() and (len(name) + len(value) <= 76 or " " not in value) and len(value) < 900:
         return f"{name}: {value}\r\n".encode("ascii")
     return _fold(name, value)
 

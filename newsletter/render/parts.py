@@ -91,9 +91,10 @@ _NEWLINE = Fragment.of("\n")
 
 @dataclass(frozen=True)
 class Compiled:
-    """A rendered template split at its slots: fragments and slot names, in order."""
+    """A rendered template split at its slots: fragments, with slot names where values go."""
 
     ops: tuple[Fragment | str, ...]
+    slots: tuple[tuple[int, str], ...]
 
     @classmethod
     def parse(cls, text: str) -> Compiled:
@@ -104,19 +105,26 @@ class Compiled:
                 ops.append(bit)
             elif bit:
                 ops.append(Fragment.of(bit))
-        return cls(tuple(ops))
+        slots = tuple((i, op) for i, op in enumerate(ops) if isinstance(op, str))
+        return cls(tuple(ops), slots)
 
     def fill(self, values: Mapping[str, Piece | list[Piece]], out: list[Piece]) -> None:
-        append, extend = out.append, out.extend
-        for op in self.ops:
-            if op.__class__ is str:
-                value = values[op]
-                if value.__class__ is list:  # exact-class checks: cheaper than isinstance
-                    extend(value)
+        """Append the template's pieces to `out`, with the values in their slots."""
+        start = len(out)
+        out.extend(self.ops)  # type: ignore[arg-type]  # slot names are replaced below
+        nested = False
+        for index, name in self.slots:
+            value = values[name]
+            out[start + index] = value  # type: ignore[assignment]
+            nested = nested or value.__class__ is list
+        if nested:  # a slot took a list of pieces (the shell's cards): flatten it
+            tail = out[start:]
+            del out[start:]
+            for piece in tail:
+                if piece.__class__ is list:
+                    out.extend(piece)
                 else:
-                    append(value)  # type: ignore[arg-type]
-            else:
-                append(op)  # type: ignore[arg-type]
+                    out.append(piece)
 
 
 def escape_html(value: str) -> str:
@@ -278,7 +286,7 @@ class EditionParts:
         if with_html:
             shell = _shell_values(reader, picks)
             for level in range(len(LEAD_LEVELS)):
-                cards = self._cards_of(keys, values, level, 0)
+                cards = self._cards_of(keys, values, level, 0, prepare=True)
                 html = self._html(reader, picks, cards, shown, shell)
                 if limit is None or size_of(html) <= limit:
                     break
@@ -288,7 +296,8 @@ class EditionParts:
                     shown -= 1
                     html = self._html(reader, picks, cards[:shown], shown, shell)
         text_cards: list[Piece] = []
-        for index, card in enumerate(self._cards_of(keys[:shown], values, level, 1)):
+        text_of = self._cards_of(keys[:shown], values, level, 1, prepare=not with_html)
+        for index, card in enumerate(text_of):
             if index:
                 text_cards.append(_NEWLINE)
             text_cards.extend(card)
@@ -315,9 +324,12 @@ class EditionParts:
         values: Sequence[tuple[dict[str, Piece], dict[str, Piece]]],
         level: int,
         which: int,
+        *,
+        prepare: bool,
     ) -> list[list[Piece]]:
         """Fill the HTML (which=0) or text (1) card of each pick at trim `level`."""
-        self.prepare((paper, level, has_reason) for paper, has_reason in keys)
+        if prepare:
+            self.prepare((paper, level, has_reason) for paper, has_reason in keys)
         cached = self._cards
         cards = []
         for (paper, has_reason), card_values in zip(keys, values, strict=False):

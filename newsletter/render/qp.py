@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Iterable
 
 SOFT_BREAK = b"=\r\n"
 
@@ -26,7 +27,7 @@ def qp_fragment(text: str) -> bytes:
     return encoded + SOFT_BREAK
 
 
-def qp_body(pieces: list[bytes]) -> bytes:
+def qp_body(pieces: Iterable[bytes]) -> bytes:
     """Join encoded pieces into a body; drop the final soft break (the boundary follows)."""
     body = b"".join(pieces)
     if body.endswith(SOFT_BREAK):
