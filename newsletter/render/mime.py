@@ -40,7 +40,8 @@ def build_message(
 ) -> EmailMessage:
     """Assemble a multipart/alternative message (text first, then HTML)."""
     settings = get_settings()
-    message = EmailMessage()
+    # The SMTP policy: as_bytes() gives CRLF line ends, as on the wire (and as digests do).
+    message = EmailMessage(policy=policy.SMTP)
     message["From"] = settings.mail_from
     message["To"] = to
     message["Subject"] = rendered.subject
