@@ -56,6 +56,7 @@ class ProxyState:
     fault_until: float = 0.0  # answer `standing` to every send until this monotonic time
     standing: Fault | None = None
     sent_at: list[float] = field(default_factory=list)  # forwarded sends moto accepted
+    last_send: dict[str, Any] = field(default_factory=dict)  # the last SendEmail request
     faulted: int = 0
     account_calls: int = 0
     # Answer SendEmail ourselves instead of forwarding (moto's CPU would otherwise
@@ -94,6 +95,8 @@ class SesProxy:
                 if self.path.split("?")[0] != SEND_PATH:
                     self._forward(body)
                     return
+                with proxy.state.lock:
+                    proxy.state.last_send = json.loads(body or b"{}")
                 fault = proxy._next_fault()
                 if fault is None and proxy.state.sink:
                     with proxy.state.lock:

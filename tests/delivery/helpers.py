@@ -48,7 +48,9 @@ ZONES = [
 LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def add_readers(count: int, *, prefix: str = "reader", zones: list[str] = ZONES) -> list[int]:
+def add_readers(
+    count: int, *, prefix: str = "reader", zones: list[str] = ZONES, fmt: str = "html"
+) -> list[int]:
     """Insert `count` active readers, send hour 0 (due whenever planned), across `zones`."""
     ids: list[int] = []
     with session_scope() as session:
@@ -59,6 +61,7 @@ def add_readers(count: int, *, prefix: str = "reader", zones: list[str] = ZONES)
                 timezone=zones[n % len(zones)],
                 send_hour=0,
                 max_papers=3,
+                format=fmt,
                 created_at=LONG_AGO,
                 confirmed_at=LONG_AGO,
             )

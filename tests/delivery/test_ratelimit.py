@@ -57,7 +57,9 @@ def test_four_workers_against_fifty_per_second_hold_the_limit_and_use_it(
 ):
     from workers.tasks import send_chunk
 
-    ids = ready_deliveries(400)
+    # Plain-text digests: the cheapest to compose, so the workers' capacity (not the
+    # machine's other load) stays above the limit being measured.
+    ids = ready_deliveries(400, fmt="text")
     ses.proxy.state.sink = True  # measure our fleet, not moto's CPU
     env = worker_env(ses, NEWSLETTER_SEND_RATE=str(RATE))
     for _ in range(4):
@@ -68,7 +70,9 @@ def test_four_workers_against_fifty_per_second_hold_the_limit_and_use_it(
     stamps = sorted(ses.proxy.state.sent_at)
     assert len(stamps) == 400
     busiest = busiest_two_seconds(stamps)
-    achieved = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    # "While work is waiting": the steady middle, not the workers' start or the drain.
+    middle = stamps[len(stamps) // 10 : -len(stamps) // 10]
+    achieved = (len(middle) - 1) / (middle[-1] - middle[0])
     print(f"busiest 2 s window: {busiest} sends (limit {2 * RATE:.0f}); mean {achieved:.1f}/s")
     assert busiest <= 2 * RATE * 1.05
     assert achieved >= 0.8 * RATE

@@ -19,9 +19,19 @@ from tests.delivery.helpers import ready_deliveries, recipients_of, states
 from tests.sesproxy import Fault
 
 
-def test_a_digest_goes_out_raw_with_our_headers_and_ses_message_id_is_kept(ses, sqlite_url):
+def test_a_digest_goes_out_raw_with_our_headers_and_ses_message_id_is_kept(
+    ses, sqlite_url, monkeypatch
+):
+    monkeypatch.setenv("NEWSLETTER_SES_CONFIGURATION_SET", "digests")
+    from newsletter.config import get_settings
+
+    get_settings.cache_clear()
     [delivery_id] = ready_deliveries(1)
     assert jobs.send([delivery_id])["sent"] == 1
+    request = ses.proxy.state.last_send
+    assert request["ConfigurationSetName"] == "digests"
+    assert {"Name": "delivery", "Value": str(delivery_id)} in request["EmailTags"]
+    assert request["Destination"] == {"ToAddresses": ["reader00000@example.org"]}
     [stored] = ses.sent()
     message = email.message_from_string(stored["raw_data"])
     assert message["To"] == "reader00000@example.org"
