@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import binascii
 import functools
-import hmac
+import hashlib
 import logging
 import threading
 import time
@@ -61,30 +61,42 @@ class FastSigner:
     def __init__(self, purpose: str) -> None:
         serializer = tokens._serializer(purpose)
         signer = serializer.make_signer(serializer.salt)
-        self._key = signer.derive_key()
-        # By name, so hmac.digest takes OpenSSL's one-shot path (itsdangerous passes a
-        # Python wrapper around hashlib.sha1, which sends it down the slow path).
-        self._digest = signer.digest_method().name
         self._sep = signer.sep.encode() if isinstance(signer.sep, str) else signer.sep
+        # HMAC (RFC 2104) with the padded key's inner and outer hash states made once and
+        # copied per token: ~1 us, against ~4.5 us for hmac.digest, which sets the key up
+        # again on every call. The sample check in _verified compares it with itsdangerous.
+        name = signer.digest_method().name
+        block = hashlib.new(name).block_size
+        key = signer.derive_key()
+        if len(key) > block:
+            key = hashlib.new(name, key).digest()
+        key = key.ljust(block, b"\0")
+        self._inner = hashlib.new(name, bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.new(name, bytes(b ^ 0x5C for b in key))
+
+    def mac(self, value: bytes) -> bytes:
+        """The same bytes as hmac.new(derived_key, value, digest).digest()."""
+        inner = self._inner.copy()
+        inner.update(value)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
     def token(self, subscriber_id: int, generation: int, extra: str = "") -> str:
         # json.dumps([id, generation, extra], separators=(",", ":")) without its overhead.
         payload = f"[{int(subscriber_id)},{int(generation)},{_json_string(extra)}]"
         value = _b64(payload.encode("ascii")) + self._sep + _stamp()
-        # hmac.digest is OpenSSL's one-shot HMAC: the same bytes as hmac.new(...).digest().
-        signature = hmac.digest(self._key, value, self._digest)
-        return (value + self._sep + _b64(signature)).decode("ascii")
+        return (value + self._sep + _b64(self.mac(value))).decode("ascii")
 
     def tokens(self, subscriber_id: int, generation: int, extras: list[str]) -> list[str]:
         """`token` for several extras at once (one email's click links), same output."""
         head = f"[{int(subscriber_id)},{int(generation)},"
         tail = self._sep + _stamp()
-        key, digest, sep = self._key, self._digest, self._sep
+        mac, sep = self.mac, self._sep
         out = []
         for extra in extras:
             value = _b64(f"{head}{_json_string(extra)}]".encode("ascii")) + tail
-            signature = _b64(hmac.digest(key, value, digest))
-            out.append((value + sep + signature).decode("ascii"))
+            out.append((value + sep + _b64(mac(value))).decode("ascii"))
         return out
 
 

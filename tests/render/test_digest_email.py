@@ -308,3 +308,16 @@ def test_an_internationalised_address_and_a_long_unicode_subject_survive_the_hea
     assert message["To"] == "jürgen@exämple.de"
     assert message["Subject"] == composed.subject
     assert composed.subject.endswith("…")
+
+
+def test_the_fast_signer_computes_the_same_hmac_as_the_standard_library():
+    import hmac as std_hmac
+
+    from newsletter.render.signing import FastSigner
+    from newsletter.subscriptions.tokens import _serializer
+
+    signer = FastSigner("click")
+    reference = _serializer("click").make_signer(_serializer("click").salt)
+    for message in (b"", b"x", b"a" * 63, b"b" * 64, b"c" * 200, "é✓".encode()):
+        expected = std_hmac.new(reference.derive_key(), message, "sha1").digest()
+        assert signer.mac(message) == expected
