@@ -7,10 +7,13 @@ Score of paper p for reader u (every weight is a setting, default in brackets):
 
     relevance  = mean of the reader's active text signals, each scaled so the reader's
                  best candidate is 1:
-                   - tf-idf cosine (1-2 grams, sublinear tf) of keywords + description;
+                   - tf-idf cosine (1-2 grams, sublinear tf, fitted on the edition's
+                     candidates) of the keywords (counted twice) + description;
                    - the best cosine to any one seed / liked paper (clicked papers count
                      NEWSLETTER_RANK_CLICKED_WEIGHT [0.6] as much). Max over seeds, not
                      their average: averaging several interests blurs them into none.
+                     Liked/clicked papers may also count through their centroid (max of
+                     the two), as likes tend to share one theme.
                  Once a reader has NEWSLETTER_RANK_MIN_FEEDBACK [6] labelled papers (at
                  least 2 liked/clicked and 2 hidden/ignored), a per-reader logistic
                  regression over tf-idf (see feedback.py) is mixed in with weight
