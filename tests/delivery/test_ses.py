@@ -180,3 +180,29 @@ def test_a_daily_quota_error_from_ses_pauses_until_the_window_frees_without_retr
         state = breaker.read(session)
     assert state.is_open() and state.until is not None
     assert "Daily message quota" in (state.reason or "")
+
+
+def test_two_workers_handed_the_same_chunk_send_each_delivery_once(ses, pg_url):
+    """A redelivered task races the original: the conditional claim lets one through."""
+    import threading
+
+    ids = ready_deliveries(40)
+    results: list[dict[str, int]] = []
+    barrier = threading.Barrier(3)
+
+    def run() -> None:
+        barrier.wait()
+        results.append(jobs.send(ids))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r["sent"] for r in results) == 40
+    assert sum(r["not_claimed"] for r in results) == 80
+    assert sorted(set(recipients_of(ses.sent()).values())) == [1]
+    assert len(ses.sent()) == 40
+    with session_scope() as session:
+        attempts = set(session.scalars(select(Delivery.attempts)))
+    assert attempts == {1}
