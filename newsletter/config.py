@@ -78,9 +78,7 @@ class Settings(BaseSettings):
         6.0, validation_alias=_env("NEWSLETTER_CATCHUP_HOURS"), ge=0, le=23
     )
     # arXiv announces nothing on weekends and holidays: no daily digest then, by default.
-    send_on_quiet_days: bool = Field(
-        False, validation_alias=_env("NEWSLETTER_SEND_ON_QUIET_DAYS")
-    )
+    send_on_quiet_days: bool = Field(False, validation_alias=_env("NEWSLETTER_SEND_ON_QUIET_DAYS"))
     arxiv_holidays: CommaList = Field(
         default_factory=list, validation_alias=_env("NEWSLETTER_ARXIV_HOLIDAYS")
     )

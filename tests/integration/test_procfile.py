@@ -36,8 +36,12 @@ def start(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     env = {**env, "PATH": f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"}
     with log.open("wb") as out:
         return subprocess.Popen(
-            ["sh", "-c", f"exec {procfile()[name]}"], cwd=ROOT, env=env, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            ["sh", "-c", f"exec {procfile()[name]}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
