@@ -112,15 +112,45 @@ def _frame(mail_from: str, reply_to: str | None, list_id: str, domain: str) -> _
     )
 
 
+_last_frame: tuple[object, _Frame] | None = None
+
+
+def _current_frame() -> _Frame:
+    """The frame for the current settings; parsing the sender's domain costs ~40 us."""
+    global _last_frame
+    settings = get_settings()
+    last = _last_frame
+    if last is not None and last[0] is settings:  # the common case: same settings object
+        return last[1]
+    frame = _frame(settings.mail_from, settings.reply_to, settings.list_id, sender_domain(settings))
+    _last_frame = (settings, frame)
+    return frame
+
+
+_last_date: tuple[float, bytes] = (-1.0, b"")
+
+
+def _date_header() -> bytes:
+    """The Date header, formatted once per second (it has no finer resolution)."""
+    global _last_date
+    now = utcnow().replace(microsecond=0)
+    second = now.timestamp()
+    last = _last_date
+    if last[0] == second:
+        return last[1]
+    header = _header("Date", format_datetime(now))
+    _last_date = (second, header)
+    return header
+
+
 def digest_bytes(envelope: Envelope, text: Sequence[Piece], html: Sequence[Piece] | None) -> bytes:
     """Write the finished message: multipart/alternative (text, then HTML), or text only."""
-    settings = get_settings()
-    frame = _frame(settings.mail_from, settings.reply_to, settings.list_id, sender_domain(settings))
+    frame = _current_frame()
     out = [
         frame.fixed_headers,
         _header("To", envelope.to),
         _header("Subject", envelope.subject),
-        _header("Date", format_datetime(utcnow())),
+        _date_header(),
         _header("Message-ID", make_msgid(domain=frame.domain)),
         # Folded after the comma: both URLs together are longer than a header line.
         (
