@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from markupsafe import Markup
 
@@ -36,7 +36,6 @@ from newsletter.render.digest import (
     card_context,
     more_label,
     preheader_for,
-    reader_values,
     shell_context,
     subject_for,
 )
@@ -58,9 +57,12 @@ def slot(name: str) -> Markup:
     return Markup(f"{_MARK}{name}{_MARK}")
 
 
-@dataclass(frozen=True, slots=True)
-class Fragment:
-    """A piece of an email that is the same for the whole edition: text, its QP, its size."""
+class Fragment(NamedTuple):
+    """A piece of an email that is the same for the whole edition: text, its QP, its size.
+
+    A named tuple, not a frozen dataclass: each email makes ~60 of them for its values,
+    and a frozen dataclass pays an object.__setattr__ per field.
+    """
 
     text: str
     qp: bytes
@@ -134,15 +136,6 @@ def escape_html(value: str) -> str:
 
 def escape_attr(value: str) -> str:
     return escape_html(value).replace('"', "&quot;")
-
-
-def html_values(values: Mapping[str, Any]) -> dict[str, Piece | list[Piece]]:
-    return {
-        name: value
-        if isinstance(value, list)
-        else Fragment.value(escape_attr(str(value)) if "url" in name else escape_html(str(value)))
-        for name, value in values.items()
-    }
 
 
 def size_of(pieces: Iterable[Piece]) -> int:
@@ -283,18 +276,19 @@ class EditionParts:
         keys = [(pick.paper, bool(pick.reason)) for pick in picks]
         level, shown = 0, len(picks)
         html: list[Piece] = []
+        shell_html, shell_text = _shell_values(reader, picks)
         if with_html:
-            shell = _shell_values(reader, picks)
             for level in range(len(LEAD_LEVELS)):
                 cards = self._cards_of(keys, values, level, 0, prepare=True)
-                html = self._html(reader, picks, cards, shown, shell)
+                html = self._html(reader, picks, cards, shown, shell_html)
                 if limit is None or size_of(html) <= limit:
                     break
             else:
                 # Shortest abstracts and still too big: drop papers from the end.
                 while limit is not None and shown > 0 and size_of(html) > limit:
                     shown -= 1
-                    html = self._html(reader, picks, cards[:shown], shown, shell)
+                    _shown_values(picks, shown, shell_html, shell_text)
+                    html = self._html(reader, picks, cards[:shown], shown, shell_html)
         text_cards: list[Piece] = []
         text_of = self._cards_of(keys[:shown], values, level, 1, prepare=not with_html)
         for index, card in enumerate(text_of):
@@ -302,9 +296,8 @@ class EditionParts:
                 text_cards.append(_NEWLINE)
             text_cards.extend(card)
         text: list[Piece] = []
-        self.shell(*_variant(reader, picks, shown))[1].fill(
-            {**_shell_values(reader, picks, shown, html=False), "cards": text_cards}, text
-        )
+        shell_text["cards"] = text_cards
+        self.shell(*_variant(reader, picks, shown))[1].fill(shell_text, text)
         # Mail parts end with a line break (the standard library adds one too).
         for pieces in (html, text):
             if pieces and not pieces[-1].text.endswith("\n"):
@@ -344,12 +337,10 @@ class EditionParts:
         picks: Sequence[Pick],
         cards: list[list[Piece]],
         shown: int,
-        shell_values: dict[str, Any],
+        values: dict[str, Piece | list[Piece]],
     ) -> list[Piece]:
+        """Fill the HTML shell; `values` must already hold the preheader for `shown`."""
         shell = self.shell(*_variant(reader, picks, shown))[0]
-        values = dict(shell_values)
-        values["preheader"] = Fragment.value(escape_html(preheader_for(picks, shown)))
-        values["more_label"] = Fragment.value(more_label(len(picks) - shown))
         values["cards"] = [piece for card in cards[:shown] for piece in card]
         out: list[Piece] = []
         shell.fill(values, out)
@@ -380,10 +371,20 @@ def _card_values(
         else:
             text[name] = Fragment.value(url)
             html[name] = Fragment.value(escape_attr(url))
-    text["reason"] = Fragment.value(reason)
-    escaped = escape_html(reason)
-    html["reason"] = text["reason"] if escaped == reason else Fragment.value(escaped)
+    text["reason"], html["reason"] = _repeated_pair(reason)
     return html, text
+
+
+def _pair(value: str, *, attr: bool = False) -> tuple[Fragment, Fragment]:
+    """A per-reader value for the text part and, escaped, for the HTML part."""
+    plain = Fragment.value(value)
+    escaped = escape_attr(value) if attr else escape_html(value)
+    return plain, plain if escaped == value else Fragment.value(escaped)
+
+
+# Reasons, preheaders, "next digest" labels and counts repeat across an edition's
+# readers (the same interests, top papers and local hours): encode each once.
+_repeated_pair = functools.lru_cache(maxsize=16384)(_pair)
 
 
 _URL_SLOTS = {target: f"url_{target}" for target in CLICK_TARGETS}
@@ -393,15 +394,29 @@ def _variant(reader: Reader, picks: Sequence[Pick], shown: int) -> tuple[bool, b
     return shown > 0, len(picks) > shown, bool(reader.next_due)
 
 
-def _shell_values(
-    reader: Reader, picks: Sequence[Pick], shown: int | None = None, *, html: bool = True
-) -> dict[str, Any]:
-    """The shell's per-reader values: escaped for HTML, or as they are for the text part."""
-    values = reader_values(reader, picks, len(picks) if shown is None else shown)
-    wanted = {name: values[name] for name in SHELL_SLOTS}
-    if html:
-        return html_values(wanted)
-    return {name: Fragment.value(str(value)) for name, value in wanted.items()}
+ShellValues = dict[str, Piece | list[Piece]]
+
+
+def _shell_values(reader: Reader, picks: Sequence[Pick]) -> tuple[ShellValues, ShellValues]:
+    """The shell's per-reader values with every pick shown: (HTML-escaped, as they are)."""
+    html: ShellValues = {}
+    text: ShellValues = {}
+    for name, value in (
+        ("email", reader.email),
+        ("view_url", reader.view_url),
+        ("preferences_url", reader.preferences_url),
+        ("unsubscribe_url", reader.unsubscribe_url),
+    ):
+        text[name], html[name] = _pair(value, attr="url" in name)
+    text["next_due"], html["next_due"] = _repeated_pair(reader.next_due or "")
+    _shown_values(picks, len(picks), html, text)
+    return html, text
+
+
+def _shown_values(picks: Sequence[Pick], shown: int, html: ShellValues, text: ShellValues) -> None:
+    """Set the values that depend on how many picks are shown (see `reader_values`)."""
+    text["preheader"], html["preheader"] = _repeated_pair(preheader_for(picks, shown))
+    text["more_label"], html["more_label"] = _repeated_pair(more_label(len(picks) - shown))
 
 
 # Per-process cache, like pipeline.py's fitted ranking models: a worker usually composes
