@@ -140,15 +140,27 @@ class SesProxy:
                 self.end_headers()
                 self.wfile.write(body)
 
+            _upstream: http.client.HTTPConnection | None = None
+
             def _forward(self, body: bytes, reply: bool = True) -> int:
-                connection = http.client.HTTPConnection(proxy.upstream, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                try:
-                    connection.request(self.command, self.path, body=body, headers=headers)
-                    response = connection.getresponse()
-                    data = response.read()
-                finally:
-                    connection.close()
+                # One kept-alive connection to moto per client connection (this thread).
+                connection: http.client.HTTPConnection | None = getattr(self, "_upstream", None)
+                for attempt in range(2):
+                    if connection is None:
+                        connection = http.client.HTTPConnection(proxy.upstream, timeout=60)
+                        self._upstream = connection
+                    try:
+                        connection.request(self.command, self.path, body=body, headers=headers)
+                        response = connection.getresponse()
+                        data = response.read()
+                        break
+                    except (http.client.HTTPException, OSError):
+                        connection.close()
+                        connection = None
+                        self._upstream = None
+                        if attempt:
+                            raise
                 if reply:
                     passed = {
                         k: v
@@ -164,8 +176,7 @@ class SesProxy:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def start(self) -> SesProxy:
         self.thread.start()
