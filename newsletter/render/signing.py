@@ -73,6 +73,8 @@ class FastSigner:
         key = key.ljust(block, b"\0")
         self._inner = hashlib.new(name, bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.new(name, bytes(b ^ 0x5C for b in key))
+        # Click extras ("arxiv_id|target") repeat for every reader: JSON-encode each once.
+        self._extras: dict[str, bytes] = {}
 
     def mac(self, value: bytes) -> bytes:
         """The same bytes as hmac.new(derived_key, value, digest).digest()."""
@@ -89,14 +91,31 @@ class FastSigner:
         return (value + self._sep + _b64(self.mac(value))).decode("ascii")
 
     def tokens(self, subscriber_id: int, generation: int, extras: list[str]) -> list[str]:
-        """`token` for several extras at once (one email's click links), same output."""
-        head = f"[{int(subscriber_id)},{int(generation)},"
-        tail = self._sep + _stamp()
-        mac, sep = self.mac, self._sep
+        """`token` for several extras at once (one email's click links), same output.
+
+        The same steps as `token` and `mac`, inlined: an email signs ~30 links, and the
+        function calls were a third of the cost.
+        """
+        head = f"[{int(subscriber_id)},{int(generation)},".encode("ascii")
+        sep = self._sep
+        tail = sep + _stamp()
+        inner_state, outer_state = self._inner, self._outer
+        encoded = self._extras
+        b2a, urlsafe = binascii.b2a_base64, _URLSAFE
         out = []
         for extra in extras:
-            value = _b64(f"{head}{_json_string(extra)}]".encode("ascii")) + tail
-            out.append((value + sep + _b64(mac(value))).decode("ascii"))
+            end = encoded.get(extra)
+            if end is None:
+                end = encoded[extra] = f"{_json_string(extra)}]".encode("ascii")
+                if len(encoded) > 65536:  # an edition's papers x targets fit many times
+                    encoded.clear()
+            value = b2a(head + end, newline=False).translate(urlsafe).rstrip(b"=") + tail
+            inner = inner_state.copy()
+            inner.update(value)
+            outer = outer_state.copy()
+            outer.update(inner.digest())
+            mac = b2a(outer.digest(), newline=False).translate(urlsafe).rstrip(b"=")
+            out.append((value + sep + mac).decode("ascii"))
         return out
 
 
