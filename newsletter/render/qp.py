@@ -55,4 +55,6 @@ def qp_plain(text: str) -> bytes:
     data = text.encode("ascii")
     if len(data) <= _LINE:
         return data + SOFT_BREAK
+    if len(data) <= 2 * _LINE:  # a signed link: usually two lines
+        return data[:_LINE] + SOFT_BREAK + data[_LINE:] + SOFT_BREAK
     return SOFT_BREAK.join([data[i : i + _LINE] for i in range(0, len(data), _LINE)]) + SOFT_BREAK

@@ -202,10 +202,16 @@ def _links(secret: str, base_url: str, mail_from: str) -> _Links:
         signer = FastSigner("click")
         before, after = click_ref.split(click_ref.rsplit("/", 1)[1])
 
+        extras_of: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+
         def many(
             subscriber_id: int, generation: int, arxiv_id: str, targets: tuple[str, ...]
         ) -> dict[str, str | None]:
-            extras = [f"{arxiv_id}|{target}" for target in targets]
+            extras = extras_of.get((arxiv_id, targets))
+            if extras is None:
+                if len(extras_of) > 16384:
+                    extras_of.clear()
+                extras = extras_of[arxiv_id, targets] = [f"{arxiv_id}|{t}" for t in targets]
             made_tokens = signer.tokens(subscriber_id, generation, extras)
             return {
                 t: before + token + after for t, token in zip(targets, made_tokens, strict=True)
