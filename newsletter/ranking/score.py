@@ -149,27 +149,46 @@ def _group_max(
                 weights.append(weight)
     if not rows:
         return slot, np.zeros((0, refs.to_candidates.shape[1]), dtype=np.float32)
-    values = refs.to_candidates[np.asarray(rows)]
+    # Gather by position within the groups (first papers of all readers, then second
+    # papers, ...): each step is one contiguous row gather, far cheaper than a reduceat
+    # along the rows, and the total work is still one row per reference paper.
+    starts_a = np.asarray(starts, dtype=np.int64)
+    sizes = np.diff(np.append(starts_a, len(rows)))
+    rows_a = np.asarray(rows, dtype=np.int64)
     factor = np.asarray(weights, dtype=np.float32)
-    if (factor != 1.0).any():
-        values *= factor[:, None]
-    best = np.maximum.reduceat(values, np.asarray(starts), axis=0)
-    if not centroid:
+    weighted = bool((factor != 1.0).any())
+    table = refs.to_candidates
+
+    def at(position: int, groups_at: np.ndarray) -> np.ndarray:
+        picked = starts_a[groups_at] + position
+        values = table[rows_a[picked]]
+        if weighted:
+            values *= factor[picked][:, None]
+        return values
+
+    everyone = np.arange(len(starts_a))
+    best = at(0, everyone)
+    total = best.copy() if centroid else None
+    for position in range(1, int(sizes.max())):
+        groups_at = everyone[sizes > position]
+        values = at(position, groups_at)
+        best[groups_at] = np.maximum(best[groups_at], values)
+        if total is not None:
+            total[groups_at] += values
+    if total is None:
         return slot, best
     # Also compare with the (weighted) centroid of each reader's papers: for papers on
     # one theme it picks up their shared vocabulary; for papers on different themes it
     # is a blur that rarely beats the best single paper, so taking the max keeps both.
-    sizes = np.diff(np.append(starts, len(rows)))
     several = sizes > 1
     if several.any():
-        owner = np.repeat(np.arange(len(starts)), sizes)
+        owner = np.repeat(np.arange(len(starts_a)), sizes)
         combine = sparse.csr_matrix(
-            (factor, (owner, rows)), shape=(len(starts), len(refs.position))
+            (factor, (owner, rows_a)), shape=(len(starts_a), len(refs.position))
         )
         norms = np.sqrt(np.asarray((combine @ refs.vectors).power(2).sum(axis=1)).ravel())
-        total = np.asarray(np.add.reduceat(values, np.asarray(starts), axis=0))
-        mean = total / np.where(norms > 0, norms, 1.0)[:, None]
-        best[several] = np.maximum(best[several], mean[several])
+        mean = total[several] / np.where(norms > 0, norms, 1.0)[several][:, None]
+        best[several] = np.maximum(best[several], mean)
     return slot, best
 
 
@@ -415,11 +434,13 @@ def _feedback_scores(
                 index[b, i] = refs.position[arxiv_id]
                 labels[b, i] = label
                 strength[b, i] = weight
-        used = np.unique(index)
-        local = np.searchsorted(used, index)
-        vectors = refs.vectors[used]
-        gram_all = np.asarray((vectors @ vectors.T).toarray(), dtype=np.float32)
-        gram = gram_all[local[:, :, None], local[:, None, :]] * (strength > 0)[:, :, None]
+        # Only each reader's own block of similarities is needed: one small product per
+        # reader is much cheaper than the Gram matrix of the whole batch's papers.
+        gram = np.zeros((len(batch), width, width), dtype=np.float32)
+        for b, (_, items) in enumerate(batch):
+            own = refs.vectors[index[b, : len(items)]]
+            gram[b, : len(items), : len(items)] = (own @ own.T).toarray()
+        gram *= (strength > 0)[:, :, None]
         alpha, bias = fit_dual(gram, labels, balanced_weights(labels, strength))
         values = decision(alpha, bias, refs.to_candidates[index])
         low = values.min(axis=1, keepdims=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -246,3 +247,17 @@ def test_query_vectors_equal_scikit_learns_tfidf_of_the_same_text():
     assert abs(ours - model.matrix).max() < 1e-6
     reference = TfidfVectorizer(ngram_range=(1, 2), stop_words="english")
     assert all(reference.build_analyzer()(t) == analyze(t) for t in texts)
+
+
+def test_the_edition_fit_equals_scikit_learns_tfidf_up_to_column_order():
+    from newsletter.ranking.model import analyze, fit_tfidf
+
+    texts = [p.text for p in edition()] * 3  # >= 20 texts, so max_df prunes common terms
+    texts += ["A paper on graph neural networks for molecules", "the of and"]
+    vocabulary, idf, matrix = fit_tfidf(texts)
+    reference = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, max_df=0.5)
+    theirs = reference.fit_transform(texts)
+    assert set(vocabulary) == set(reference.vocabulary_)
+    order = [reference.vocabulary_[term] for term in sorted(vocabulary, key=vocabulary.get)]
+    assert abs(matrix - theirs[:, order]).max() < 1e-6
+    assert np.allclose(idf, reference.idf_[order])
