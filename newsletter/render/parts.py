@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from markupsafe import Markup
 
+from newsletter.render import signing
 from newsletter.render.digest import (
     HTML_LIMIT,
     LEAD_LEVELS,
@@ -269,9 +270,13 @@ class EditionParts:
         with_html: bool = True,
     ) -> Composed:
         """Compose one reader's digest; trim abstracts, then papers, to stay under `limit`."""
+        if click_urls is signing.click_urls:  # the usual one: sign the email's links at once
+            urls = signing.click_urls_of_papers(reader, [pick.paper for pick in picks])
+        else:
+            urls = [click_urls(reader, pick.paper) for pick in picks]
         values = [
-            _card_values(click_urls(reader, pick.paper), pick.reason, number)
-            for number, pick in enumerate(picks, start=1)
+            _card_values(paper_urls, pick.reason, number)
+            for number, (paper_urls, pick) in enumerate(zip(urls, picks, strict=True), start=1)
         ]
         keys = [(pick.paper, bool(pick.reason)) for pick in picks]
         level, shown = 0, len(picks)

@@ -321,3 +321,14 @@ def test_the_fast_signer_computes_the_same_hmac_as_the_standard_library():
     for message in (b"", b"x", b"a" * 63, b"b" * 64, b"c" * 200, "é✓".encode()):
         expected = std_hmac.new(reference.derive_key(), message, "sha1").digest()
         assert signer.mac(message) == expected
+
+
+@time_machine.travel(NOW, tick=False)
+def test_signing_an_emails_links_at_once_gives_the_same_urls_as_one_paper_at_a_time():
+    from newsletter.render.signing import click_urls_of_papers
+
+    reader = factories.reader(subscriber_id=42)
+    papers = [pick.paper for pick in factories.picks(6)]
+    expected = [reference_click_urls(reader, paper) for paper in papers]
+    assert click_urls_of_papers(reader, papers) == expected
+    assert [click_urls(reader, paper) for paper in papers] == expected
