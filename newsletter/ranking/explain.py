@@ -32,6 +32,7 @@ class PickSignals:
     cols: np.ndarray  # chosen paper columns, -1 where the digest ran short
     score: np.ndarray
     keyword_slots: list[list[tuple[str, int]]]  # per reader: (keyword as typed, phrase id)
+    category_cells: tuple[list[int], list[int]]  # (reader, category column) asked for
     found: sparse.csr_matrix  # (phrases x papers) keyword phrase present
     text: np.ndarray
     has_text: np.ndarray  # (readers,)
@@ -83,7 +84,7 @@ def explain_chunk(
         [1, 2, 3, 4, 5],
         0,
     ).tolist()
-    category = _shared_category(model, profiles, cols).tolist()
+    category = _shared_category(model, s.category_cells, cols).tolist()
     # The first two of the reader's keywords found in each pick (-1: none).
     first = second = np.full((n_readers, k), -1, dtype=np.int64)
     if hits.shape[1]:
@@ -93,7 +94,7 @@ def explain_chunk(
         second = np.where(rest.any(axis=1), rest.argmax(axis=1), -1)
     first_hit, second_hit = first.tolist(), second.tolist()
     names = model.category_names
-    papers = model.papers
+    ids = [paper.arxiv_id for paper in model.papers]
     upvotes, fallback = model.paper_phrases
     cols_l, score_l = s.cols.tolist(), s.score.tolist()
     out: list[list[Pick]] = []
@@ -127,25 +128,21 @@ def explain_chunk(
                 reason = f"{reason}, {upvotes[col]}" if reason else upvotes[col]
             if not reason:
                 reason = fallback[col]
-            picks.append(Pick(papers[col].arxiv_id, score_l[reader][j], reason))
+            picks.append(Pick(ids[col], score_l[reader][j], reason))
         out.append(picks)
     return out
 
 
 def _shared_category(
-    model: EditionModel, profiles: Sequence[Profile], cols: np.ndarray
+    model: EditionModel, cells: tuple[list[int], list[int]], cols: np.ndarray
 ) -> np.ndarray:
     """Return, per pick, the id of the paper's first category the reader asked for, or -1.
 
     A reader's archive ("cs") counts for all its categories ("cs.LG").
     """
-    n_readers = len(profiles)
-    wanted = np.zeros((n_readers, len(model.category_names) + 1), dtype=bool)  # last: padding
-    for reader, profile in enumerate(profiles):
-        for name in profile.categories:
-            col = model.category_index.get(name)
-            if col is not None:
-                wanted[reader, col] = True
+    n_readers = len(cols)
+    wanted = np.zeros((n_readers, len(model.category_index) + 1), dtype=bool)  # last: padding
+    wanted[cells[0], cells[1]] = True
     full, archive = model.paper_categories  # (papers, slots), -1 padded
     rows = np.arange(n_readers)[:, None, None]
     match = wanted[rows, full[cols]] | wanted[rows, archive[cols]]  # (readers, k, slots)

@@ -306,7 +306,7 @@ def _rank_chunk(
     if cat_cells[0] and w.category:
         # Categories are broad (thousands of papers each): a dense product is cheaper.
         wanted = _incidence(cat_cells, n_readers, model.category_matrix.shape[1])
-        score += w.category * (np.asarray(wanted @ model.category_dense) > 0)
+        score += np.float32(w.category) * (np.asarray(wanted @ model.category_dense) > 0)
     if len(hidden_sim):
         has_hidden = hidden_slot >= 0
         score[has_hidden] -= w.hidden_penalty * hidden_sim[hidden_slot[has_hidden]]
@@ -333,6 +333,7 @@ def _rank_chunk(
         cols=chosen,
         score=score[rows, cols],
         keyword_slots=slots,
+        category_cells=cat_cells,
         found=found,
         text=text[rows, cols] / np.where(text_top > 0, text_top, 1.0)[:, None],
         has_text=text_top > 0,
@@ -436,10 +437,15 @@ def _feedback_scores(
                 strength[b, i] = weight
         # Only each reader's own block of similarities is needed: one small product per
         # reader is much cheaper than the Gram matrix of the whole batch's papers.
+        # Each block is a dense product over just the terms its papers use: a sparse
+        # product would first transpose over the whole (bigram) vocabulary.
         gram = np.zeros((len(batch), width, width), dtype=np.float32)
         for b, (_, items) in enumerate(batch):
             own = refs.vectors[index[b, : len(items)]]
-            gram[b, : len(items), : len(items)] = (own @ own.T).toarray()
+            terms, column = np.unique(own.indices, return_inverse=True)
+            dense = np.zeros((len(items), len(terms)), dtype=np.float32)
+            dense[np.repeat(np.arange(len(items)), np.diff(own.indptr)), column] = own.data
+            gram[b, : len(items), : len(items)] = dense @ dense.T
         gram *= (strength > 0)[:, :, None]
         alpha, bias = fit_dual(gram, labels, balanced_weights(labels, strength))
         values = decision(alpha, bias, refs.to_candidates[index])
