@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -20,7 +21,14 @@ class FileSender:
 
     def send(self, email: OutgoingEmail) -> SendResult:
         self.outbox.mkdir(parents=True, exist_ok=True)
-        stem = f"{email.delivery_id:06d}-{_UNSAFE.sub('_', email.recipient)}"
+        recipient = _UNSAFE.sub("_", email.recipient)
+        if email.delivery_id:
+            stem = f"{email.delivery_id:06d}-{recipient}"
+        else:
+            # Confirm/welcome/goodbye mail has no Delivery row: name it by kind and a
+            # time-ordered unique part so a second one never overwrites the first.
+            kind = _UNSAFE.sub("_", email.tags.get("kind", "mail"))
+            stem = f"{kind}-{time.time_ns()}-{uuid.uuid4().hex[:6]}-{recipient}"
         _write_atomically(self.outbox / f"{stem}.eml", email.raw)
         if email.html is not None:
             _write_atomically(self.outbox / f"{stem}.html", email.html.encode("utf-8"))
