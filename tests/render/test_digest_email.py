@@ -219,7 +219,7 @@ def test_abstracts_are_shortened_before_any_paper_is_dropped():
 
 
 def test_inlined_html_keeps_media_queries_and_their_important_flags():
-    html = fresh_parts().compose(factories.reader(), factories.picks(3), click_urls).html_str
+    html = fresh_parts().compose(factories.reader(), factories.picks(4), click_urls).html_str
     document = lxml.html.fromstring(html)
     style = "".join(document.xpath("//style/text()"))
     assert "@media only screen and (max-width: 620px)" in style
@@ -231,11 +231,14 @@ def test_inlined_html_keeps_media_queries_and_their_important_flags():
     container = document.xpath("//table[contains(@class,'container')]")[0]
     assert "width:600px" in container.get("style").replace(" ", "")
     assert not document.xpath("//link|//script")
+    assert document.xpath("//img")  # paper 4 has a thumbnail
     for img in document.xpath("//img"):
         assert img.get("alt") and img.get("width") and img.get("height")
+        # inline_css skips premailer's float -> align pass: it relies on this.
+        assert "float" not in img.get("style", "")
     preheader = document.xpath("//div[@class='preheader']")[0]
     assert "display:none" in preheader.get("style")
-    assert "3 papers picked for you" in preheader.text_content()
+    assert "4 papers picked for you" in preheader.text_content()
 
 
 @pytest.mark.parametrize("name", ["confirm", "welcome", "goodbye"])
