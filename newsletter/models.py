@@ -202,7 +202,9 @@ class Delivery(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(20), default=DeliveryState.PENDING)
     # [{"arxiv_id", "score", "reason"}], written by the compose step; None until ranked.
-    papers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # none_as_null: Python None must be SQL NULL ("not picked yet"), never JSON 'null',
+    # or the `papers IS NULL` guards of the claim and pick steps would miss it.
+    papers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     provider_message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

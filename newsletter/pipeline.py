@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -236,11 +236,36 @@ def pick_papers(
         )
         for (delivery, subscriber), picks in zip(pairs, all_picks, strict=True):
             chosen = [p.as_dict() for p in picks[: subscriber.max_papers]]
-            delivery.papers = chosen
-            if not chosen:
-                delivery.state = DeliveryState.SKIPPED
-                delivery.last_error = "no new papers matched this reader's interests"
-            else:
+            recorded = _record_picks(session, delivery.id, chosen, now)
+            # The row changed under the ORM's feet: reload it on next access.
+            session.expire(delivery)
+            if recorded and chosen:
                 ready.append(delivery.id)
-    session.flush()
     return sorted(ready)
+
+
+def _record_picks(
+    session: Session, delivery_id: int, chosen: list[dict[str, Any]], now: datetime
+) -> bool:
+    """Write the picks only if the row is still pending and unpicked; False if it moved on.
+
+    A duplicate pick task (a redelivered message) may have read the row before another
+    worker picked and sent it: a plain ORM write would turn `sent` back into `skipped`.
+    """
+    values: dict[str, Any] = {"papers": chosen, "updated_at": now}
+    if not chosen:
+        values |= {
+            "state": DeliveryState.SKIPPED,
+            "last_error": "no new papers matched this reader's interests",
+        }
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.state == DeliveryState.PENDING,
+            Delivery.papers.is_(None),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
