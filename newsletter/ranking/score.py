@@ -43,6 +43,7 @@ from itertools import chain
 
 import numpy as np
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from newsletter.ranking.explain import PickSignals, explain_chunk
 from newsletter.ranking.feedback import balanced_weights, decision, fit_dual
@@ -79,9 +80,24 @@ def rank(
     weights = weights or RankWeights()
     if not len(model) or not profiles or k <= 0:
         return [[] for _ in profiles]
+    # One BLAS thread: the products here are many and small, where OpenBLAS's threads
+    # spin-wait for work and burn a second core for nothing (measured: twice the CPU
+    # time), and parallelism comes from worker processes, one chunk each.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _rank(model, profiles, k, weights, library or {}, chunk_size)
+
+
+def _rank(
+    model: EditionModel,
+    profiles: Sequence[Profile],
+    k: int,
+    weights: RankWeights,
+    library: Mapping[str, str],
+    chunk_size: int,
+) -> list[list[Pick]]:
     # Every paper the readers point at is embedded and compared with the candidates
     # once for the whole call, however many chunks follow.
-    refs = _refs(model, profiles, library or {})
+    refs = _refs(model, profiles, library)
     static = (weights.trending * model.trending + weights.recency * model.recency).astype(
         np.float32
     )
