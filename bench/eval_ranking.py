@@ -14,6 +14,9 @@ Methods, side by side:
   (c) final blend      newsletter.ranking.rank with the default weights
 and two ablations of (c), to show what the pieces add.
 
+Profiles at even positions are the tuning set (the defaults trending_floor=0.5 and
+mention_scaled were chosen on them alone); odd positions are held out.
+
 Usage: .venv/bin/python bench/eval_ranking.py [--verbose]
 """
 
@@ -121,22 +124,42 @@ def main() -> None:
             blend(replace(defaults, mmr_lambda=1.0, duplicate_similarity=1.01)),
         ),
     ]
-    print(f"{len(model)} papers, {len(profiles)} labelled profiles, cutoff {K}\n")
-    header = f"{'method':<44} {'nDCG@10':>8} {'P@5':>6}"
+    # Weights were tuned on the even-numbered profiles only; the odd ones are held out
+    # and show whether a change generalises or merely fits the tuning profiles.
+    tune = {item["name"] for item in profiles[::2]}
+    print(
+        f"{len(model)} papers, {len(profiles)} labelled profiles ({len(tune)} tune, "
+        f"{len(profiles) - len(tune)} held out), cutoff {K}\n"
+    )
+    header = (
+        f"{'method':<44} {'nDCG@10':>8} {'P@5':>6}   {'tune nDCG':>9} {'P@5':>6}"
+        f"   {'held-out nDCG':>13} {'P@5':>6}"
+    )
     print(header)
     print("-" * len(header))
     for name, ranker in methods:
-        n_scores, p_scores = [], []
+        n_scores: dict[str, float] = {}
+        p_scores: dict[str, float] = {}
         for item in profiles:
             picks = ranker(model, as_profile(item["profile"]))
-            n_scores.append(ndcg(picks, item["relevant"]))
-            p_scores.append(precision(picks, item["relevant"]))
+            n_scores[item["name"]] = ndcg(picks, item["relevant"])
+            p_scores[item["name"]] = precision(picks, item["relevant"])
             if args.verbose:
                 print(
-                    f"  {item['name']:<32} nDCG {n_scores[-1]:.3f}  P@5 {p_scores[-1]:.2f}  "
+                    f"  {item['name']:<32} nDCG {n_scores[item['name']]:.3f}  "
+                    f"P@5 {p_scores[item['name']]:.2f}  "
                     + " ".join(f"{a}{'*' * item['relevant'].get(a, 0)}" for a in picks)
                 )
-        print(f"{name:<44} {np.mean(n_scores):>8.3f} {np.mean(p_scores):>6.3f}")
+
+        def mean(values: dict[str, float], held_out: bool | None = None) -> float:
+            chosen = [v for n, v in values.items() if held_out is None or (n in tune) != held_out]
+            return float(np.mean(chosen))
+
+        print(
+            f"{name:<44} {mean(n_scores):>8.3f} {mean(p_scores):>6.3f}"
+            f"   {mean(n_scores, False):>9.3f} {mean(p_scores, False):>6.3f}"
+            f"   {mean(n_scores, True):>13.3f} {mean(p_scores, True):>6.3f}"
+        )
 
 
 if __name__ == "__main__":

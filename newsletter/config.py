@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     rank_trending_weight: float = Field(
         0.15, validation_alias=_env("NEWSLETTER_RANK_TRENDING_WEIGHT"), ge=0
     )
+    # Trending and recency count only for papers at least this relevant (a fraction of
+    # the reader's best candidate); 0 = always. See newsletter.ranking.score.
+    rank_trending_floor: float = Field(
+        0.5, validation_alias=_env("NEWSLETTER_RANK_TRENDING_FLOOR"), ge=0, le=1
+    )
     rank_recency_weight: float = Field(
         0.05, validation_alias=_env("NEWSLETTER_RANK_RECENCY_WEIGHT"), ge=0
     )

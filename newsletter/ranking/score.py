@@ -20,8 +20,13 @@ Score of paper p for reader u (every weight is a setting, default in brackets):
                  NEWSLETTER_RANK_FEEDBACK_WEIGHT [0.35].
     score      = NEWSLETTER_RANK_RELEVANCE_WEIGHT [1.0]  * relevance
                + NEWSLETTER_RANK_KEYWORD_WEIGHT   [0.3]  * (1 - 0.5 ** phrase hits, title twice)
+                 (a phrase only in the abstract: times the paper's text relevance, so a
+                 passing mention earns little)
                + NEWSLETTER_RANK_TRENDING_WEIGHT  [0.15] * log(1 + upvotes) / log(1 + max upvotes)
                + NEWSLETTER_RANK_RECENCY_WEIGHT   [0.05] * 0.5 ** (age / half-life)
+                 (these two only where relevance >= NEWSLETTER_RANK_TRENDING_FLOOR [0.5],
+                 or for readers with no relevance signal: popularity orders relevant
+                 papers, it never pushes an off-topic paper above them)
                + NEWSLETTER_RANK_CATEGORY_WEIGHT  [0.1]  * (shares a category with the reader)
                - NEWSLETTER_RANK_HIDDEN_PENALTY   [0.3]  * best cosine to a hidden paper
 
@@ -283,10 +288,20 @@ def _rank_chunk(
     del anchor
 
     model_rows, model_scores = _feedback_scores(model, profiles, refs, w)
+    has_model = np.zeros(n_readers, dtype=bool)
+    has_model[model_rows] = True
     if len(model_rows):
         score[model_rows] = (1 - w.feedback) * score[model_rows] + w.feedback * model_scores
     score *= w.relevance
-    score += static[None, :]
+    if w.trending_floor > 0:
+        # Popularity and age only order papers that are already relevant enough: the
+        # labels (and readers) want the relevant papers first, and a trending paper on
+        # another topic must not push a relevant one out. Readers with no relevance
+        # signal at all (categories only) still get the trending order.
+        gated = (score >= w.trending_floor * w.relevance) | ((active == 0) & ~has_model)[:, None]
+        score += np.where(gated, static[None, :], np.float32(0))
+    else:
+        score += static[None, :]
 
     # --- keyword phrases, negative keywords, categories (sparse) ----------------------
     phrase_ids: dict[str, int] = {}
@@ -317,8 +332,21 @@ def _rank_chunk(
     keywords = _incidence(kw_cells, n_readers, len(phrases))
     # A phrase in the title says what the paper is about; one in the abstract may be a
     # passing mention ("unlike diffusion models, ..."). Title hits count twice.
-    hits = (keywords @ found + keywords @ in_title).tocoo()
-    score[hits.row, hits.col] += w.keyword * (1.0 - np.power(0.5, hits.data))
+    title_hits = (keywords @ in_title).tocsr()
+    hits = (keywords @ found + title_hits).tocoo()
+    bonus = w.keyword * (1.0 - np.power(0.5, hits.data))
+    if w.mention_scaled:
+        # A phrase only in the abstract earns its bonus in proportion to how close the
+        # paper's text is to the reader's query: "unlike diffusion models, ..." in a
+        # paper on carbon footprints is a mention, not the topic.
+        n_cols = np.int64(score.shape[1])
+        in_title_cells = title_hits.tocoo()
+        titled = np.isin(
+            hits.row * n_cols + hits.col, in_title_cells.row * n_cols + in_title_cells.col
+        )
+        closeness = text[hits.row, hits.col] / np.where(text_top > 0, text_top, 1.0)[hits.row]
+        bonus = np.where(titled, bonus, bonus * np.minimum(closeness, 1.0))
+    score[hits.row, hits.col] += bonus
     if cat_cells[0] and w.category:
         # Categories are broad (thousands of papers each): a dense product is cheaper.
         wanted = _incidence(cat_cells, n_readers, model.category_matrix.shape[1])
@@ -340,8 +368,6 @@ def _rank_chunk(
     # --- reasons: the signals at each pick, gathered in one go -----------------------
     cols = np.where(chosen >= 0, chosen, 0)
     rows = readers[:, None]
-    has_model = np.zeros(n_readers, dtype=bool)
-    has_model[model_rows] = True
     model_pick = np.zeros(cols.shape, dtype=np.float32)
     if len(model_rows):
         model_pick[model_rows] = np.take_along_axis(model_scores, cols[model_rows], axis=1)

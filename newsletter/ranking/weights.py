@@ -19,7 +19,9 @@ class RankWeights:
 
     relevance: float = 1.0
     keyword: float = 0.3
+    mention_scaled: bool = True
     trending: float = 0.15
+    trending_floor: float = 0.5
     recency: float = 0.05
     half_life_days: float = 7.0
     category: float = 0.1
@@ -37,6 +39,7 @@ class RankWeights:
             relevance=settings.rank_relevance_weight,
             keyword=settings.rank_keyword_weight,
             trending=settings.rank_trending_weight,
+            trending_floor=settings.rank_trending_floor,
             recency=settings.rank_recency_weight,
             half_life_days=settings.rank_half_life_days,
             category=settings.rank_category_weight,

@@ -78,8 +78,11 @@ def test_the_blend_weights_are_configurable():
     papers[0].upvotes = 5000  # graph.1
     reader = Profile(keywords=["test-time adaptation"])
     assert top_ids(reader, papers, k=1)[0].startswith("tta.")
-    trend_heavy = RankWeights(trending=10.0)
+    trend_heavy = RankWeights(trending=10.0, trending_floor=0.0)
     assert top_ids(reader, papers, k=1, weights=trend_heavy) == ["graph.1"]
+    # With the relevance floor, popularity only orders papers that are relevant enough.
+    floored = RankWeights(trending=10.0, trending_floor=0.5)
+    assert top_ids(reader, papers, k=1, weights=floored)[0].startswith("tta.")
 
 
 def near_duplicates() -> list:
@@ -261,3 +264,23 @@ def test_the_edition_fit_equals_scikit_learns_tfidf_up_to_column_order():
     order = [reference.vocabulary_[term] for term in sorted(vocabulary, key=vocabulary.get)]
     assert abs(matrix - theirs[:, order]).max() < 1e-6
     assert np.allclose(idf, reference.idf_[order])
+
+
+def test_a_passing_mention_in_the_abstract_earns_less_than_the_full_keyword_bonus():
+    papers = [
+        paper("about", "Diffusion models for images", "We train diffusion models on images."),
+        paper(
+            "mention",
+            "The carbon footprint of training",
+            "We measure the energy of training language models and diffusion models.",
+        ),
+        paper("other", "Graph neural networks at scale", "We pass messages on big graphs."),
+    ]
+    model = fit_edition(papers)
+    reader = Profile(keywords=["diffusion models"], description="image generation")
+    plain, scaled = (
+        {p.arxiv_id: p.score for p in rank(model, [reader], 3, weights=w)[0]}
+        for w in (RankWeights(mention_scaled=False), RankWeights(mention_scaled=True))
+    )
+    assert scaled["about"] == pytest.approx(plain["about"])  # in the title: full bonus
+    assert scaled["mention"] < plain["mention"]
