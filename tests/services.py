@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -91,7 +92,15 @@ def release_redis_db(url: str) -> None:
 
 
 class WorkerProcess:
-    """A real `celery worker` subprocess consuming the named queues."""
+    """A real `celery worker` subprocess consuming the named queues, supervised.
+
+    Like the process manager that runs the Procfile in production (systemd, honcho,
+    a platform), a supervisor thread starts the worker again if it exits on its own.
+    This matters: kombu's Redis transport can crash a worker with "Unrecoverable error:
+    AttributeError('NoneType' object has no attribute 'hostname')" when the broker
+    vanishes mid-restore (celery/kombu#582, #970), and deployments rely on a restart.
+    Exits the test asked for (`kill`, `stop`) are never restarted.
+    """
 
     def __init__(self, env: dict[str, str], queues: str, concurrency: int, log: Path) -> None:
         self.log = log
@@ -99,11 +108,13 @@ class WorkerProcess:
         self.queues = queues
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self._wanted = threading.Event()
+        self._lock = threading.Lock()
 
-    def start(self) -> WorkerProcess:
+    def _spawn(self) -> subprocess.Popen[bytes]:
         name = f"w{uuid.uuid4().hex[:6]}@%h"
-        self._log_file = self.log.open("ab")
-        self.process = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -130,22 +141,43 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def start(self) -> WorkerProcess:
+        self._log_file = self.log.open("ab")
+        self.process = self._spawn()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{self.log.read_text()[-3000:]}")
             if b" ready." in self.log.read_bytes():
+                self._wanted.set()
+                threading.Thread(target=self._supervise, daemon=True).start()
                 return self
             time.sleep(0.2)
         raise RuntimeError(f"worker did not become ready:\n{self.log.read_text()[-3000:]}")
 
+    def _supervise(self) -> None:
+        while self._wanted.is_set():
+            with self._lock:
+                process = self.process
+                if process is not None and process.poll() is not None and self._wanted.is_set():
+                    self.restarts += 1
+                    self._log_file.write(b"\n[supervisor] worker exited on its own; restarting\n")
+                    self._log_file.flush()
+                    self.process = self._spawn()
+            time.sleep(0.5)
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Kill the whole worker process group (parent and pool children)."""
+        with self._lock:
+            self._wanted.clear()
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, sig)
             self.process.wait(timeout=30)
 
     def stop(self) -> None:
+        with self._lock:
+            self._wanted.clear()
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:

@@ -8,6 +8,7 @@ and our commit): those are listed for an operator, never resent on their own.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -41,7 +42,14 @@ def beat() -> Iterator[Beat]:
 
 
 def finish_and_judge(ses, count: int = READERS, timeout: float = 120):
-    wait_for(lambda: final_count() == count, timeout=timeout, interval=0.5)
+    try:
+        wait_for(lambda: final_count() == count, timeout=timeout, interval=0.5)
+    except AssertionError:
+        with session_scope() as session:
+            states = Counter(session.scalars(select(Delivery.state)))
+        raise AssertionError(
+            f"not settled in {timeout}s: deliveries by state {dict(states)}"
+        ) from None
     result = verdict(ses)
     assert result.duplicates == [], f"mailed twice: {result.duplicates[:5]}"
     assert result.missing == [], f"left out: {result.missing[:5]} ({result.states})"
