@@ -102,6 +102,10 @@ class Settings(BaseSettings):
         10, validation_alias=_env("NEWSLETTER_DEFAULT_MAX_PAPERS"), ge=1, le=50
     )
     admin_password: str | None = Field(None, validation_alias=_env("NEWSLETTER_ADMIN_PASSWORD"))
+    # Where celery beat remembers last run times (a file; keep it out of the source tree).
+    beat_schedule: Path = Field(
+        Path("celerybeat-schedule"), validation_alias=_env("NEWSLETTER_BEAT_SCHEDULE")
+    )
     # The SNS topic(s) SES events arrive on (comma-separated ARNs); /webhooks/ses refuses
     # every other topic, and everything when this is unset.
     sns_topic_arn: str | None = Field(None, validation_alias=_env("NEWSLETTER_SNS_TOPIC_ARN"))

@@ -6,7 +6,6 @@ code drives the demo and production.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -64,8 +63,7 @@ def make_app() -> Celery:
         task_always_eager=settings.embedded,
         task_eager_propagates=True,
         enable_utc=True,
-        # Where beat remembers last run times (a file; keep it out of the source tree).
-        beat_schedule_filename=os.environ.get("NEWSLETTER_BEAT_SCHEDULE", "celerybeat-schedule"),
+        beat_schedule_filename=str(settings.beat_schedule),
         beat_schedule={
             # Each tick plans who is due, requeues lost messages and expires stuck
             # claims; a missed tick only makes sends late (see newsletter.schedule).
