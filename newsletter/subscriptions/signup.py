@@ -26,7 +26,7 @@ from newsletter.subscriptions.service import (
     apply_preferences,
 )
 from newsletter.subscriptions.service import unsubscribe as mark_unsubscribed
-from newsletter.subscriptions.tokens import InvalidToken, make_token, read_token
+from newsletter.subscriptions.tokens import InvalidToken, current_subscriber, make_token, read_token
 from newsletter.subscriptions.validation import InvalidInput, normalise_email
 from newsletter.timeutil import as_utc, utcnow
 
@@ -136,15 +136,7 @@ class ConfirmResult:
 
 def subscriber_for_token(session: Session, purpose: str, token: str) -> Subscriber:
     """Return the subscriber a link names, refusing forged, expired and revoked links."""
-    data = read_token(purpose, token)
-    subscriber = session.get(Subscriber, data.subscriber_id)
-    if subscriber is None:
-        raise InvalidToken("This link is not valid any more.")
-    if data.generation != subscriber.token_generation:
-        raise InvalidToken(
-            "This link was replaced by a newer one. Use the link in your most recent email."
-        )
-    return subscriber
+    return current_subscriber(session, read_token(purpose, token))
 
 
 def check_confirm_token(token: str) -> tuple[str, bool]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
 
 from newsletter.config import get_settings
+from newsletter.models import Subscriber
 
 # How long each kind of link works, in seconds. Unsubscribe links never expire: RFC 8058
 # and the bulk-sender rules expect them to keep working for old emails.
@@ -27,6 +29,10 @@ MAX_AGE = {
 
 class InvalidToken(ValueError):
     """A link is forged, expired or revoked; the message is safe to show."""
+
+
+class RevokedToken(InvalidToken):
+    """A genuine link whose subscriber is gone or whose generation was bumped."""
 
 
 @dataclass(frozen=True)
@@ -60,3 +66,15 @@ def read_token(purpose: str, token: str) -> TokenData:
     except (BadSignature, ValueError, TypeError):
         raise InvalidToken("This link is not valid. It may have been cut short.") from None
     return TokenData(purpose, int(subscriber_id), int(generation), str(extra))
+
+
+def current_subscriber(session: Session, data: TokenData) -> Subscriber:
+    """Return the subscriber a verified token names, refusing revoked links."""
+    subscriber = session.get(Subscriber, data.subscriber_id)
+    if subscriber is None:
+        raise RevokedToken("This link is not valid any more.")
+    if data.generation != subscriber.token_generation:
+        raise RevokedToken(
+            "This link was replaced by a newer one. Use the link in your most recent email."
+        )
+    return subscriber

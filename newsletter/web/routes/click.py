@@ -21,9 +21,14 @@ from sqlalchemy.orm import Session
 
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.models import Feedback, FeedbackKind, Paper, Subscriber
+from newsletter.models import Feedback, FeedbackKind, Paper
 from newsletter.subscriptions.links import CLICK_TARGETS
-from newsletter.subscriptions.tokens import InvalidToken, read_token
+from newsletter.subscriptions.tokens import (
+    InvalidToken,
+    RevokedToken,
+    current_subscriber,
+    read_token,
+)
 
 router = APIRouter()
 
@@ -94,8 +99,9 @@ def follow_click(token: str) -> Response:
     if not arxiv_id or target not in CLICK_TARGETS:
         return _error(400, "This link does not work", "This link is not valid.")
     with session_scope() as session:
-        subscriber = session.get(Subscriber, data.subscriber_id)
-        if subscriber is None or subscriber.token_generation != data.generation:
+        try:
+            subscriber = current_subscriber(session, data)
+        except RevokedToken:
             return _error(
                 400,
                 "This link no longer works",

@@ -8,10 +8,15 @@ from sqlalchemy import select
 
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.models import Delivery, Edition, Subscriber
+from newsletter.models import Delivery, Edition
 from newsletter.render.compose import view_html
 from newsletter.render.environment import email_environment
-from newsletter.subscriptions.tokens import InvalidToken, read_token
+from newsletter.subscriptions.tokens import (
+    InvalidToken,
+    RevokedToken,
+    current_subscriber,
+    read_token,
+)
 
 router = APIRouter()
 
@@ -32,8 +37,9 @@ def view_digest(token: str) -> HTMLResponse:
     except InvalidToken as exc:
         return error_page(400, "This link does not work", str(exc))
     with session_scope() as session:
-        subscriber = session.get(Subscriber, data.subscriber_id)
-        if subscriber is None or subscriber.token_generation != data.generation:
+        try:
+            subscriber = current_subscriber(session, data)
+        except RevokedToken:
             return error_page(
                 410,
                 "This link no longer works",
