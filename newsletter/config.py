@@ -191,6 +191,14 @@ class Settings(BaseSettings):
         0.8, validation_alias=_env("NEWSLETTER_RANK_DUPLICATE_SIMILARITY"), gt=0, le=1
     )
     rank_min_feedback: int = Field(6, validation_alias=_env("NEWSLETTER_RANK_MIN_FEEDBACK"), ge=2)
+    # Sentence embeddings: "off", "minilm" (all-MiniLM-L6-v2, the `embeddings` extra), or
+    # "package.module:factory" returning an object with .name and .encode(texts).
+    embeddings: str = Field("off", validation_alias=_env("NEWSLETTER_EMBEDDINGS"), min_length=1)
+    # Share of relevance from stored sentence embeddings, where they exist (see
+    # newsletter/ranking/dense.py); 0 ignores them.
+    rank_dense_weight: float = Field(
+        0.25, validation_alias=_env("NEWSLETTER_RANK_DENSE_WEIGHT"), ge=0, le=1
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -24,7 +24,7 @@ from newsletter.delivery.ratelimit import RateLimiter, RateLimitTimeout
 from newsletter.delivery.send import Outcome, compose_chunk, send_composed
 from newsletter.pipeline import chunked, pick_papers, plan_due
 
-__all__ = ["backoff", "chunked", "expire", "ingest", "pick", "plan", "send", "sweep"]
+__all__ = ["backoff", "chunked", "embed", "expire", "ingest", "pick", "plan", "send", "sweep"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,38 @@ def ingest(source: str, **options: Any) -> dict[str, Any]:
 def plan(now: datetime | None = None) -> list[int]:
     with session_scope() as session:
         return plan_due(session, now)
+
+
+def embed(limit: int | None = None) -> dict[str, Any]:
+    """Embed papers and readers' texts that have no vector yet, if embeddings are on.
+
+    Each batch of papers is its own transaction, so a crash or a redeploy keeps the
+    work done. Returns counts (and the model's name), or {"enabled": False}.
+    """
+    from newsletter.ranking.embedder import configured_embedder
+    from newsletter.ranking.vectors import BATCH, embed_papers_batch, embed_texts, reader_texts
+
+    embedder = configured_embedder()
+    if embedder is None:
+        return {"enabled": False, "papers": 0, "texts": 0}
+    started = time.perf_counter()
+    papers = 0
+    while limit is None or papers < limit:
+        size = BATCH if limit is None else min(BATCH, limit - papers)
+        with session_scope() as session:
+            done = embed_papers_batch(session, embedder, size)
+        papers += done
+        if done < size:
+            break
+    with session_scope() as session:
+        texts = embed_texts(session, embedder, reader_texts(session))
+    return {
+        "enabled": True,
+        "model": embedder.name,
+        "papers": papers,
+        "texts": texts,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 def pick(delivery_ids: list[int], now: datetime | None = None) -> list[int]:

@@ -120,8 +120,10 @@ class Paper(Base):
     num_comments: Mapped[int] = mapped_column(Integer, default=0)
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
     sources: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # Optional dense text embedding (float32 bytes), computed once per paper.
+    # Optional dense text embedding (float32 bytes), computed once per paper, and the
+    # model that made it: vectors of another model are recomputed, never mixed.
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(String(64))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -262,6 +264,22 @@ class IngestRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # Per-entry problems ({"id": ..., "error": ...}) of a partly good run.
     problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class TextEmbedding(Base):
+    """A reader's keyword or description embedded once, shared by every reader who wrote it."""
+
+    __tablename__ = "text_embeddings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(64))
+    # sha256 of the text: the lookup key, as texts may be longer than an index allows.
+    digest: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("model", "digest", name="uq_text_embedding"),)
 
 
 class ServiceState(Base):

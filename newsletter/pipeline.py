@@ -25,8 +25,10 @@ from newsletter.models import (
     Paper,
     Subscriber,
 )
+from newsletter.ranking.embedder import configured_model_name
 from newsletter.ranking.profile import CandidatePaper, Profile
-from newsletter.ranking.score import EditionModel, fit_edition, rank
+from newsletter.ranking.score import DenseVectors, EditionModel, fit_edition, rank
+from newsletter.ranking.vectors import from_bytes, paper_vectors, text_vectors
 from newsletter.ranking.weights import configured_weights
 from newsletter.schedule import due_subscribers
 from newsletter.subscriptions.service import preferences_of
@@ -102,9 +104,19 @@ def edition_model(session: Session, edition: Edition) -> EditionModel:
             select(Paper).where(Paper.arxiv_id.in_(edition.candidate_ids))
         ).all()
         order = {a: i for i, a in enumerate(edition.candidate_ids)}
+        vectors_model = configured_model_name()
         model = fit_edition(
             sorted((candidate_of(p) for p in papers), key=lambda c: order[c.arxiv_id]),
             half_life_days=configured_weights().half_life_days,
+            vectors=(
+                {
+                    p.arxiv_id: from_bytes(p.embedding)
+                    for p in papers
+                    if p.embedding is not None and p.embedding_model == vectors_model
+                }
+                if vectors_model
+                else None
+            ),
         )
         _models.clear()  # keep one edition's model; editions are processed one after another
         _models[cache_key] = model
@@ -199,6 +211,21 @@ def library_for(
     return library
 
 
+def dense_for(
+    session: Session, profiles: Sequence[Profile], model: EditionModel, library: dict[str, str]
+) -> DenseVectors | None:
+    """Load the stored vectors of the chunk's library papers and readers' texts, if any."""
+    name = configured_model_name()
+    if name is None or model.dense is None:
+        return None
+    texts = {t for p in profiles for t in p.keywords}
+    texts.update(p.description for p in profiles if p.description)
+    return DenseVectors(
+        papers=paper_vectors(session, list(library), name),
+        texts=text_vectors(session, texts, name),
+    )
+
+
 def pick_papers(
     session: Session, delivery_ids: Iterable[int], now: datetime | None = None
 ) -> list[int]:
@@ -227,12 +254,14 @@ def pick_papers(
         subscribers = [s for _, s in pairs]
         k = max(s.max_papers for s in subscribers)
         profiles = profiles_for(session, subscribers, now)
+        library = library_for(session, profiles, model)
         all_picks = rank(
             model,
             profiles,
             k,
             weights=configured_weights(),
-            library=library_for(session, profiles, model),
+            library=library,
+            dense=dense_for(session, profiles, model, library),
         )
         for (delivery, subscriber), picks in zip(pairs, all_picks, strict=True):
             chosen = [p.as_dict() for p in picks[: subscriber.max_papers]]

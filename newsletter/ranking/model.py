@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -18,6 +18,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from newsletter.ranking.dense import candidate_matrix
 from newsletter.ranking.phrases import PhraseIndex, words
 from newsletter.ranking.profile import CandidatePaper
 from newsletter.timeutil import as_utc
@@ -47,6 +48,10 @@ class EditionModel:
     phrases: PhraseIndex
     title_phrases: PhraseIndex
     reference_time: datetime | None
+    # Optional sentence embeddings (papers x dims, unit rows, zero rows where a paper has
+    # none) and their mean, the baseline of dense similarities (see dense.py).
+    dense: np.ndarray | None = None
+    dense_mean: np.ndarray | None = None
     _similarity: np.ndarray | None = field(default=None, repr=False)
     # Raw term counts of short texts (keywords, descriptions) already analysed.
     _counts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
@@ -239,8 +244,12 @@ def fit_edition(
     *,
     half_life_days: float = 7.0,
     reference_time: datetime | None = None,
+    vectors: Mapping[str, np.ndarray] | None = None,
 ) -> EditionModel:
-    """Fit the text model and static signals on the edition's candidates (once)."""
+    """Fit the text model and static signals on the edition's candidates (once).
+
+    `vectors` are the candidates' stored sentence embeddings by arXiv id, if any.
+    """
     papers = list(papers)
     texts = [p.text for p in papers]
     vocabulary, idf, matrix = fit_tfidf(texts)
@@ -273,6 +282,7 @@ def fit_edition(
         shape=(len(papers), max(len(category_index), 1)),
     )
 
+    dense = candidate_matrix([p.arxiv_id for p in papers], vectors) if vectors else None
     similarity = None
     if len(papers) <= DENSE_SIMILARITY_LIMIT:
         similarity = np.asarray((matrix @ matrix.T).toarray(), dtype=np.float32)
@@ -289,5 +299,7 @@ def fit_edition(
         phrases=PhraseIndex(texts),
         title_phrases=PhraseIndex([p.title for p in papers]),
         reference_time=reference,
+        dense=dense[0] if dense else None,
+        dense_mean=dense[1] if dense else None,
         _similarity=similarity,
     )

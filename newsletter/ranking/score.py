@@ -50,13 +50,14 @@ import numpy as np
 from scipy import sparse
 from threadpoolctl import threadpool_limits
 
+from newsletter.ranking.dense import DenseVectors, scaled_similarity, stack
 from newsletter.ranking.explain import PickSignals, explain_chunk
 from newsletter.ranking.feedback import balanced_weights, decision, fit_dual
 from newsletter.ranking.model import EditionModel, fit_edition
 from newsletter.ranking.profile import Pick, Profile
 from newsletter.ranking.weights import RankWeights
 
-__all__ = ["CHUNK_SIZE", "EditionModel", "RankWeights", "fit_edition", "rank"]
+__all__ = ["CHUNK_SIZE", "DenseVectors", "EditionModel", "RankWeights", "fit_edition", "rank"]
 
 # Readers per vectorised pass: a few (chunk x papers) float32 matrices at a time.
 CHUNK_SIZE = 250
@@ -76,11 +77,14 @@ def rank(
     weights: RankWeights | None = None,
     library: Mapping[str, str] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    dense: DenseVectors | None = None,
 ) -> list[list[Pick]]:
     """Return the top `k` picks for each profile, best first, each with a reason.
 
     `library` maps arXiv ids of papers outside the candidates (older seeds, liked,
     hidden or sent papers) to their text, so they can still steer the ranking.
+    `dense` holds stored sentence embeddings of such papers and of the readers'
+    keywords and descriptions; they count only if the model has candidate vectors too.
     """
     weights = weights or RankWeights()
     if not len(model) or not profiles or k <= 0:
@@ -89,7 +93,7 @@ def rank(
     # spin-wait for work and burn a second core for nothing (measured: twice the CPU
     # time), and parallelism comes from worker processes, one chunk each.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _rank(model, profiles, k, weights, library or {}, chunk_size)
+        return _rank(model, profiles, k, weights, library or {}, chunk_size, dense)
 
 
 def _rank(
@@ -99,17 +103,23 @@ def _rank(
     weights: RankWeights,
     library: Mapping[str, str],
     chunk_size: int,
+    dense: DenseVectors | None,
 ) -> list[list[Pick]]:
     # Every paper the readers point at is embedded and compared with the candidates
     # once for the whole call, however many chunks follow.
     refs = _refs(model, profiles, library)
+    texts = None
+    if model.dense is not None and weights.dense > 0:
+        dense = dense or DenseVectors()
+        _mix_dense_refs(model, refs, dense, weights.dense)
+        texts = _text_table(model, profiles, dense)
     static = (weights.trending * model.trending + weights.recency * model.recency).astype(
         np.float32
     )
     picks: list[list[Pick]] = []
     for start in range(0, len(profiles), chunk_size):
         chunk = profiles[start : start + chunk_size]
-        picks.extend(_rank_chunk(model, chunk, k, weights, refs, static))
+        picks.extend(_rank_chunk(model, chunk, k, weights, refs, static, texts))
     return picks
 
 
@@ -119,7 +129,61 @@ class _Refs:
 
     position: dict[str, int]
     vectors: sparse.csr_matrix  # (refs, vocabulary)
-    to_candidates: np.ndarray  # (refs, papers) cosine
+    to_candidates: np.ndarray  # (refs, papers) tf-idf cosine: the feedback models' kernel
+    # What reference papers count by: to_candidates, or it mixed with dense similarity.
+    anchor: np.ndarray | None = None
+
+    @property
+    def anchor_table(self) -> np.ndarray:
+        return self.to_candidates if self.anchor is None else self.anchor
+
+
+@dataclass
+class _Texts:
+    """Readers' keywords and descriptions with a vector: scaled dense rows, once a call."""
+
+    position: dict[str, int]
+    scaled: np.ndarray  # (texts, papers) in [0, 1]
+
+
+def _mix_dense_refs(model: EditionModel, refs: _Refs, dense: DenseVectors, share: float) -> None:
+    """Blend each reference paper's dense similarity into what it counts by.
+
+    The dense part is put on the scale of the paper's own tf-idf row (its best cosine),
+    so max-over-seeds and the other weights mean what they meant without vectors. A
+    reference paper without a vector keeps its tf-idf row.
+    """
+    assert model.dense is not None and model.dense_mean is not None
+    ids = list(refs.position)
+    inside = {p.arxiv_id: i for i, p in enumerate(model.papers)}
+    vectors = stack(ids, dense.papers, model.dense.shape[1])
+    for row, arxiv_id in enumerate(ids):
+        col = inside.get(arxiv_id)
+        if col is not None and model.dense[col].any():
+            vectors[row] = model.dense[col]
+    scaled = scaled_similarity(vectors, model.dense, model.dense_mean)
+    if not ids:
+        return
+    top = refs.to_candidates.max(axis=1, keepdims=True)
+    mixed = (1 - share) * refs.to_candidates + share * scaled * top
+    missing = np.isnan(scaled[:, 0])
+    mixed[missing] = refs.to_candidates[missing]
+    refs.anchor = mixed.astype(np.float32)
+
+
+def _text_table(model: EditionModel, profiles: Sequence[Profile], dense: DenseVectors) -> _Texts:
+    assert model.dense is not None and model.dense_mean is not None
+    wanted: dict[str, None] = {}
+    for profile in profiles:
+        for text in chain(profile.keywords, [profile.description] if profile.description else ()):
+            if text in dense.texts:
+                wanted[text] = None
+    keys = list(wanted)
+    vectors = stack(keys, dense.texts, model.dense.shape[1])
+    keep = ~np.isnan(vectors[:, 0]) if len(keys) else np.zeros(0, dtype=bool)
+    keys = [key for key, ok in zip(keys, keep.tolist(), strict=True) if ok]
+    scaled = scaled_similarity(vectors[keep], model.dense, model.dense_mean)
+    return _Texts({key: i for i, key in enumerate(keys)}, scaled.astype(np.float32))
 
 
 def _refs(model: EditionModel, profiles: Sequence[Profile], library: Mapping[str, str]) -> _Refs:
@@ -151,12 +215,20 @@ def _refs(model: EditionModel, profiles: Sequence[Profile], library: Mapping[str
 
 
 def _group_max(
-    refs: _Refs, groups: list[list[tuple[str, float]]], *, centroid: bool = False
+    refs: _Refs,
+    groups: list[list[tuple[str, float]]],
+    *,
+    centroid: bool = False,
+    table: np.ndarray | None = None,
+    rows_of: Mapping[str, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return, for readers with any reference paper, the max over their weighted ones.
 
     Returns (row of each reader in the values or -1, values (readers with refs x papers)).
+    `table` and `rows_of` (key -> row) default to the reference papers' anchor table.
     """
+    table = refs.anchor_table if table is None else table
+    rows_of = refs.position if rows_of is None else rows_of
     rows: list[int] = []
     weights: list[float] = []
     starts: list[int] = []
@@ -166,10 +238,10 @@ def _group_max(
             slot[reader] = len(starts)
             starts.append(len(rows))
             for arxiv_id, weight in group:
-                rows.append(refs.position[arxiv_id])
+                rows.append(rows_of[arxiv_id])
                 weights.append(weight)
     if not rows:
-        return slot, np.zeros((0, refs.to_candidates.shape[1]), dtype=np.float32)
+        return slot, np.zeros((0, table.shape[1]), dtype=np.float32)
     # Gather by position within the groups (first papers of all readers, then second
     # papers, ...): each step is one contiguous row gather, far cheaper than a reduceat
     # along the rows, and the total work is still one row per reference paper.
@@ -178,7 +250,6 @@ def _group_max(
     rows_a = np.asarray(rows, dtype=np.int64)
     factor = np.asarray(weights, dtype=np.float32)
     weighted = bool((factor != 1.0).any())
-    table = refs.to_candidates
 
     def at(position: int, groups_at: np.ndarray) -> np.ndarray:
         picked = starts_a[groups_at] + position
@@ -213,6 +284,37 @@ def _group_max(
     return slot, best
 
 
+def _mix_dense_text(
+    text: np.ndarray, profiles: Sequence[Profile], texts: _Texts, share: float
+) -> None:
+    """Blend in, per reader, the best dense match of any one of their texts (in place).
+
+    The best single keyword or description, as with seeds: one reader's several
+    keywords are often several interests. On the reader's tf-idf scale; a reader whose
+    words tf-idf does not know at all gets the dense match alone.
+    """
+    groups = [
+        [
+            (t, 1.0)
+            for t in chain(p.keywords, [p.description] if p.description else ())
+            if t in texts.position
+        ]
+        for p in profiles
+    ]
+    slot, best = _group_max(_EMPTY_REFS, groups, table=texts.scaled, rows_of=texts.position)
+    has = slot >= 0
+    if not has.any():
+        return
+    rows = np.flatnonzero(has)
+    top = text[rows].max(axis=1, keepdims=True)
+    scale = np.where(top > 0, top, 1.0)
+    share_of = np.where(top > 0, share, 1.0)
+    text[rows] = (1 - share_of) * text[rows] + share_of * best[slot[rows]] * scale
+
+
+_EMPTY_REFS = _Refs({}, sparse.csr_matrix((0, 1), dtype=np.float32), np.zeros((0, 0), np.float32))
+
+
 def _incidence(cells: tuple[list[int], list[int]], n_rows: int, n_cols: int) -> sparse.csr_matrix:
     rows, cols = cells
     return sparse.csr_matrix(
@@ -227,6 +329,7 @@ def _rank_chunk(
     w: RankWeights,
     refs: _Refs,
     static: np.ndarray,
+    texts: _Texts | None = None,
 ) -> list[list[Pick]]:
     n_readers = len(profiles)
     readers = np.arange(n_readers)
@@ -253,6 +356,8 @@ def _rank_chunk(
         ]
     )
     text = (query @ model.matrix_t).toarray()
+    if texts is not None and len(texts.position):
+        _mix_dense_text(text, profiles, texts, w.dense)
     text[ex_rows, ex_cols] = 0.0
 
     # --- reference papers: max over seeds, over liked/clicked; hidden apart ------------

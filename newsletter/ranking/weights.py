@@ -32,6 +32,7 @@ class RankWeights:
     mmr_lambda: float = 0.75
     duplicate_similarity: float = 0.8
     min_feedback: int = 6
+    dense: float = 0.25
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RankWeights:
@@ -50,6 +51,7 @@ class RankWeights:
             mmr_lambda=settings.rank_mmr_lambda,
             duplicate_similarity=settings.rank_duplicate_similarity,
             min_feedback=settings.rank_min_feedback,
+            dense=settings.rank_dense_weight,
         )
 
 

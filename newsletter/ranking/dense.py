@@ -1,0 +1,73 @@
+"""Sentence-embedding similarity as a second opinion beside tf-idf, when vectors exist.
+
+Dense vectors catch what shares no words ("novelty detection" for a reader of
+"out-of-distribution detection"); tf-idf catches exact terms that a small embedding
+model blurs. On our judged set the mix beats either alone (bench/eval_ranking.py), as
+the research notes found. Vectors are computed once per paper and once per distinct
+reader text, and stored (newsletter.ranking.embeddings); ranking only reads them, so it
+needs neither the model nor torch.
+
+Raw cosines of a sentence model sit on a high floor (unrelated abstracts still score
+0.1-0.3), so each row is rescaled against its own baseline, the mean cosine to the
+edition's candidates: (cos - mean) / (best - mean), clipped at 0. The mean comes
+from one product with the candidates' mean vector, not from the rows themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class DenseVectors:
+    """Stored embeddings the ranking may read: papers by arXiv id, reader texts by text."""
+
+    papers: Mapping[str, np.ndarray] = field(default_factory=dict)
+    texts: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+def candidate_matrix(
+    ids: list[str], vectors: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return (unit rows per candidate, zero where unknown; their mean), or None if none."""
+    known = [vectors.get(a) for a in ids]
+    width = next((len(v) for v in known if v is not None), 0)
+    if not width:
+        return None
+    matrix = np.zeros((len(ids), width), dtype=np.float32)
+    for row, vector in enumerate(known):
+        if vector is not None and len(vector) == width:
+            matrix[row] = vector
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix /= np.where(norms > 0, norms, 1.0)
+    return matrix, matrix.mean(axis=0)
+
+
+def stack(keys: list[str], vectors: Mapping[str, np.ndarray], width: int) -> np.ndarray:
+    """Return unit rows for keys, NaN rows where a key has no (or a misshapen) vector."""
+    out = np.full((len(keys), width), np.nan, dtype=np.float32)
+    for row, key in enumerate(keys):
+        vector = vectors.get(key)
+        if vector is not None and len(vector) == width:
+            norm = float(np.linalg.norm(vector))
+            if norm > 0:
+                out[row] = np.asarray(vector, dtype=np.float32) / norm
+    return out
+
+
+def scaled_similarity(queries: np.ndarray, matrix: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Return (queries x candidates) cosines rescaled to [0, 1] above each row's baseline.
+
+    Rows of NaN (no vector) come back as NaN, for the caller to fall back on tf-idf.
+    """
+    cosine = queries @ matrix.T
+    baseline = (queries @ mean)[:, None]
+    top = cosine.max(axis=1, keepdims=True) if cosine.shape[1] else baseline
+    span = np.where(top > baseline, top - baseline, 1.0)
+    cosine -= baseline
+    cosine /= span
+    np.maximum(cosine, 0.0, out=cosine)
+    return cosine
