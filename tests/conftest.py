@@ -35,6 +35,9 @@ def _reset_process_state() -> None:
     breaker._cache.clear()
     pipeline._models.clear()
     email_environment.cache_clear()
+    from newsletter.ranking import embedder
+
+    embedder._loaded.clear()
 
 
 @pytest.fixture(autouse=True)

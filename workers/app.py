@@ -17,6 +17,7 @@ from kombu import pools as kombu_pools
 
 from newsletter.config import Settings, get_settings
 from newsletter.ingest.plan import scheduled_ingests
+from newsletter.ranking.embedder import is_off
 
 QUEUES = ("ingest", "schedule", "render", "send")
 
@@ -52,6 +53,7 @@ def make_app() -> Celery:
         task_default_queue="schedule",
         task_routes={
             "workers.tasks.ingest_source": {"queue": "ingest"},
+            "workers.tasks.embed_missing": {"queue": "ingest"},
             "workers.tasks.plan_due": {"queue": "schedule"},
             "workers.tasks.expire_leases": {"queue": "schedule"},
             "workers.tasks.pick_chunk": {"queue": "render"},
@@ -73,6 +75,13 @@ def make_app() -> Celery:
                 "options": {"expires": settings.plan_interval_seconds},
             },
             "expire-leases": {"task": "workers.tasks.expire_leases", "schedule": 60.0},
+            # Readers' new keywords get their vectors within the interval; until then
+            # they rank by tf-idf alone. Only when embeddings are on.
+            **(
+                {"embed-missing": {"task": "workers.tasks.embed_missing", "schedule": 600.0}}
+                if not is_off(settings.embeddings)
+                else {}
+            ),
             **ingest_beat_entries(settings),
         },
     )

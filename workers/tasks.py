@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 @app.task(name="workers.tasks.ingest_source", bind=True, max_retries=3)
 def ingest_source(self: Any, source: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
     result = jobs.ingest(source, **(options or {}))
+    if result.get("new") or result.get("updated"):
+        embed_missing.delay()  # a no-op unless NEWSLETTER_EMBEDDINGS is on
     # The run is recorded either way; a timeout or 5xx is worth another try before the
     # next scheduled run (a daily listing missed now would be missed for a day).
     if result.get("transient") and not self.request.is_eager:
@@ -75,3 +77,14 @@ def send_chunk(self: Any, delivery_ids: list[int]) -> dict[str, int]:
 @app.task(name="workers.tasks.expire_leases")
 def expire_leases() -> int:
     return jobs.expire()
+
+
+@app.task(
+    name="workers.tasks.embed_missing",
+    autoretry_for=jobs.RETRYABLE_INFRA,
+    retry_backoff=5,
+    max_retries=5,
+)
+def embed_missing() -> dict[str, Any]:
+    """Embed new papers and readers' new texts (after each ingest and on beat's tick)."""
+    return jobs.embed()

@@ -50,3 +50,36 @@ def rank_command(papers_path: Path, profile_path: Path, top: int, as_json: bool)
     for number, pick in enumerate(picks, start=1):
         click.echo(f"{number:>3}. {pick.score:6.3f}  {pick.arxiv_id}  {titles[pick.arxiv_id]}")
         click.echo(f"     {pick.reason}")
+
+
+@click.command("embed")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Embed at most this many papers."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def embed_command(limit: int | None, as_json: bool) -> None:
+    """Embed papers and readers' texts that have no vector yet (NEWSLETTER_EMBEDDINGS).
+
+    Workers do this after every ingest; run it by hand after turning embeddings on,
+    to embed the papers already stored.
+    """
+    from newsletter import jobs
+    from newsletter.cli import ready_database
+    from newsletter.ranking.embedder import EmbeddingsUnavailable
+
+    ready_database()
+    try:
+        result = jobs.embed(limit)
+    except EmbeddingsUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result))
+    elif not result["enabled"]:
+        raise click.ClickException(
+            "embeddings are off: set NEWSLETTER_EMBEDDINGS=minilm (see the README) to use them"
+        )
+    else:
+        click.echo(
+            f"embedded {result['papers']} papers and {result['texts']} reader texts "
+            f"with {result['model']} in {result['seconds']:.1f}s"
+        )

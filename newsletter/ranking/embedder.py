@@ -66,10 +66,15 @@ class MiniLM:
         return np.asarray(vectors, dtype=np.float32)
 
 
+def is_off(spec: str) -> bool:
+    """Whether a NEWSLETTER_EMBEDDINGS value turns embeddings off."""
+    return spec.strip().lower() in ("off", "none", "0", "false", "")
+
+
 def load_embedder(spec: str) -> Embedder | None:
     """Return the model for a NEWSLETTER_EMBEDDINGS value, None for "off"."""
     spec = spec.strip()
-    if spec.lower() in ("off", "none", "0", "false", ""):
+    if is_off(spec):
         return None
     if spec.lower() == "minilm":
         return MiniLM()
@@ -107,7 +112,7 @@ def configured_model_name() -> str | None:
     from newsletter.config import get_settings
 
     spec = get_settings().embeddings.strip()
-    if spec.lower() in ("off", "none", "0", "false", ""):
+    if is_off(spec):
         return None
     if spec.lower() == "minilm":
         return MINILM

@@ -1,0 +1,133 @@
+"""Stored sentence embeddings as a second relevance signal beside tf-idf."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from newsletter.ranking.dense import DenseVectors, scaled_similarity
+from newsletter.ranking.profile import Profile
+from newsletter.ranking.score import RankWeights, fit_edition, rank
+from tests.ranking.factories import edition, paper
+from tests.ranking.fake_embedder import FakeEmbedder
+
+OOD = "out-of-distribution detection"
+
+
+def papers():
+    """The usual 20 papers, two on OOD detection, one on it in other words, one decoy."""
+    return [
+        *edition(),
+        paper("ood.1", "Out-of-distribution detection with energy scores",
+              "Energy scores flag inputs unlike the training set."),
+        paper("ood.2", "Benchmarking out-of-distribution detection",
+              "A benchmark of detectors for inputs far from the training data."),
+        paper("nov.1", "Novelty and open-set recognition for image classifiers",
+              "Classifiers should abstain on unknown classes; we score novelty."),
+        paper("det.1", "Object detection in aerial images",
+              "Detection of small vehicles from drones with a faster detector head."),
+    ]  # fmt: skip
+
+
+def vectors_of(items) -> dict[str, np.ndarray]:
+    fake = FakeEmbedder()
+    return dict(zip([p.arxiv_id for p in items], fake.encode([p.text for p in items]), strict=True))
+
+
+def dense_for(*texts: str, papers_outside=()) -> DenseVectors:
+    fake = FakeEmbedder()
+    return DenseVectors(
+        papers=vectors_of(papers_outside),
+        texts=dict(zip(texts, fake.encode(list(texts)), strict=True)) if texts else {},
+    )
+
+
+def ids(picks) -> list[str]:
+    return [p.arxiv_id for p in picks]
+
+
+def test_a_paper_in_other_words_rises_once_papers_and_keywords_have_vectors():
+    items = papers()
+    reader = Profile(keywords=[OOD])
+    plain = ids(rank(fit_edition(items), [reader], 4)[0])
+    # tf-idf alone sees only the shared word "detection": the decoy, not the synonym.
+    assert set(plain[:3]) == {"ood.1", "ood.2", "det.1"}
+    assert "nov.1" not in plain
+
+    model = fit_edition(items, vectors=vectors_of(items))
+    mixed = ids(rank(model, [reader], 4, dense=dense_for(OOD))[0])
+    assert set(mixed[:2]) == {"ood.1", "ood.2"}
+    assert "nov.1" in mixed
+    # Given more say, the dense signal puts the synonym above the decoy.
+    strong = replace(RankWeights(), dense=0.6)
+    assert ids(rank(model, [reader], 4, weights=strong, dense=dense_for(OOD))[0])[2] == "nov.1"
+
+
+def test_without_candidate_vectors_reader_vectors_change_nothing():
+    items = papers()
+    model = fit_edition(items)
+    readers = [Profile(keywords=[OOD]), Profile(description="novelty of classifiers")]
+    plain = rank(model, readers, 5)
+    with_texts = rank(model, readers, 5, dense=dense_for(OOD, "novelty of classifiers"))
+    assert [ids(p) for p in plain] == [ids(p) for p in with_texts]
+
+
+def test_a_dense_weight_of_zero_is_tf_idf_alone():
+    items = papers()
+    reader = Profile(keywords=[OOD])
+    plain = rank(fit_edition(items), [reader], 6)[0]
+    off = replace(RankWeights(), dense=0.0)
+    model = fit_edition(items, vectors=vectors_of(items))
+    zero = rank(model, [reader], 6, weights=off, dense=dense_for(OOD))[0]
+    assert ids(zero) == ids(plain)
+    assert [round(p.score, 6) for p in zero] == [round(p.score, 6) for p in plain]
+
+
+def test_a_reader_text_without_a_vector_ranks_by_tf_idf_alone():
+    items = papers()
+    reader = Profile(keywords=[OOD])
+    plain = rank(fit_edition(items), [reader], 6)[0]
+    model = fit_edition(items, vectors=vectors_of(items))
+    missing = rank(model, [reader], 6, dense=dense_for("something else entirely"))[0]
+    assert ids(missing) == ids(plain)
+
+
+def test_a_seed_paper_from_the_library_pulls_papers_in_other_words():
+    items = papers()
+    seed = paper("2401.1", "Spotting anomalous inputs", "Inputs unlike any class are anomalous.")
+    reader = Profile(seed_papers=["2401.1"])
+    library = {"2401.1": seed.text}
+    model = fit_edition(items, vectors=vectors_of(items))
+    plain = ids(rank(model, [reader], 3, library=library)[0])
+    mixed = ids(
+        rank(model, [reader], 3, library=library, dense=dense_for(papers_outside=[seed]))[0]
+    )
+    assert "nov.1" not in plain
+    assert "nov.1" in mixed
+    assert set(mixed) <= {"nov.1", "ood.1", "ood.2"}
+
+
+def test_many_readers_at_once_equal_each_alone_with_vectors():
+    items = papers()
+    model = fit_edition(items, vectors=vectors_of(items))
+    readers = [
+        Profile(keywords=[OOD]),
+        Profile(keywords=["graph neural networks", OOD], categories=["cs.LG"]),
+        Profile(description="novelty of classifiers"),
+        Profile(),
+    ]
+    dense = dense_for(OOD, "graph neural networks", "novelty of classifiers")
+    together = rank(model, readers, 5, dense=dense, chunk_size=2)
+    alone = [rank(model, [r], 5, dense=dense)[0] for r in readers]
+    assert [ids(p) for p in together] == [ids(p) for p in alone]
+
+
+def test_dense_similarity_is_rescaled_above_each_rows_own_baseline():
+    matrix = np.array([[1, 0], [0.8, 0.6], [0, 1]], dtype=np.float32)
+    mean = matrix.mean(axis=0)
+    queries = np.array([[1, 0], [np.nan, np.nan]], dtype=np.float32)
+    scaled = scaled_similarity(queries, matrix, mean)
+    assert scaled[0].max() == 1.0
+    assert scaled[0, 2] == 0.0  # below the baseline: clipped, not negative
+    assert np.isnan(scaled[1]).all()  # no vector: the caller falls back to tf-idf

