@@ -12,8 +12,12 @@ description, seed papers (many outside the edition, so they come from the librar
 likes, hides, clicks and papers already sent; 5% have enough feedback for their own
 logistic-regression model.
 
-Usage: .venv/bin/python bench/bench_ranking.py [--quick] [--readers N] [--papers N]
-       [--chunk N] [--naive-sample N]
+With --dense, every paper, library paper, keyword and description also has a stored
+384-dimensional vector (random here: this measures cost, not quality), as with
+NEWSLETTER_EMBEDDINGS=minilm.
+
+Usage: .venv/bin/python bench/bench_ranking.py [--quick] [--dense] [--readers N]
+       [--papers N] [--chunk N] [--naive-sample N]
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from newsletter.ranking.model import EditionModel, fit_edition
 from newsletter.ranking.profile import CandidatePaper, Profile
-from newsletter.ranking.score import rank
+from newsletter.ranking.score import DenseVectors, rank
 
 CATEGORIES = [
     "cs.LG", "cs.CV", "cs.CL", "cs.AI", "stat.ML", "cs.RO", "cs.IR", "cs.NE", "eess.AS",
@@ -103,6 +107,23 @@ def make_readers(rng: random.Random, n: int, candidates, library, phrases, topic
     return readers
 
 
+def make_dense(candidates, library, readers, dims: int = 384) -> DenseVectors:
+    """Random unit vectors for every paper and reader text (cost, not quality)."""
+    rng = np.random.default_rng(1)
+    ids = [p.arxiv_id for p in candidates] + list(library)
+    texts = sorted({t for r in readers for t in r.keywords} | {r.description for r in readers})
+    texts = [t for t in texts if t]
+
+    def unit(n: int) -> np.ndarray:
+        v = rng.standard_normal((n, dims)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    return DenseVectors(
+        papers=dict(zip(ids, unit(len(ids)), strict=True)),
+        texts=dict(zip(texts, unit(len(texts)), strict=True)),
+    )
+
+
 def naive_rank(model: EditionModel, profile: Profile, k: int, library: dict[str, str]):
     """The straightforward way: one reader at a time, a Python pass over every paper."""
     query = " ".join([*profile.keywords, profile.description])
@@ -143,15 +164,22 @@ def _work(bounds: tuple[int, int]) -> tuple[int, float]:
     model, readers, library, args = (
         _shared["model"], _shared["readers"], _shared["library"], _shared["args"],
     )  # fmt: skip
-    picks = rank(model, readers[start:stop], args.top, library=library, chunk_size=args.chunk)
+    picks = rank(
+        model,
+        readers[start:stop],
+        args.top,
+        library=library,
+        chunk_size=args.chunk,
+        dense=_shared["dense"],
+    )
     return sum(len(p) == args.top for p in picks), rss_mb()
 
 
-def run_workers(model, readers, library, args) -> tuple[float, float]:
+def run_workers(model, readers, library, args, dense) -> tuple[float, float]:
     """Split the readers over worker processes, as chunks spread over Celery workers."""
     import multiprocessing
 
-    _shared.update(model=model, readers=readers, library=library, args=args)
+    _shared.update(model=model, readers=readers, library=library, args=args, dense=dense)
     step = -(-len(readers) // args.workers)
     bounds = [(i, min(i + step, len(readers))) for i in range(0, len(readers), step)]
     started = time.perf_counter()
@@ -172,6 +200,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--naive-sample", type=int, default=300)
     parser.add_argument(
+        "--dense", action="store_true", help="also stored 384-d embeddings (the minilm option)"
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=2,
@@ -185,19 +216,21 @@ def main() -> None:
     rng = random.Random(7)
     candidates, library, phrases, topics = make_corpus(rng, args.papers, args.library)
     readers = make_readers(rng, args.readers, candidates, library, phrases, topics)
+    dense = make_dense(candidates, library, readers) if args.dense else None
     gc.collect()
     base_mb = rss_mb()
     print(
         f"{args.readers:,} readers x {args.papers:,} candidates, top {args.top}, "
-        f"chunks of {args.chunk:,} (inputs built; process at {base_mb:,.0f} MB)"
+        f"chunks of {args.chunk:,}{', with 384-d embeddings' if dense else ''} "
+        f"(inputs built; process at {base_mb:,.0f} MB)"
     )
 
     cpu_started = time.process_time()
     started = time.perf_counter()
-    model = fit_edition(candidates)
+    model = fit_edition(candidates, vectors=dense.papers if dense else None)
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
-    picks = rank(model, readers, args.top, library=library, chunk_size=args.chunk)
+    picks = rank(model, readers, args.top, library=library, chunk_size=args.chunk, dense=dense)
     rank_s = time.perf_counter() - started
     cpu_s = time.process_time() - cpu_started
     peak_mb = rss_mb()
@@ -205,7 +238,7 @@ def main() -> None:
 
     parallel_s = None
     if args.workers > 1:
-        parallel_s, child_mb = run_workers(model, readers, library, args)
+        parallel_s, child_mb = run_workers(model, readers, library, args, dense)
         peak_mb = max(peak_mb, child_mb)
 
     sample = readers[: args.naive_sample]

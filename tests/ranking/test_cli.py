@@ -147,3 +147,35 @@ def test_top_must_be_positive(papers_file, tmp_path):
     profile = write(tmp_path / "profile.json", {})
     result = run("--papers", str(papers_file), "--profile", str(profile), "--top", "0")
     assert result.exit_code != 0
+
+
+def test_with_embeddings_on_rank_embeds_the_files_itself(tmp_path, monkeypatch):
+    """No database offline: the papers and the profile's texts are embedded in-process."""
+    from newsletter.config import get_settings
+    from tests.ranking.fake_embedder import calls
+    from tests.ranking.test_dense import OOD, papers
+
+    items = [{"arxiv_id": p.arxiv_id, "title": p.title, "abstract": p.abstract} for p in papers()]
+    papers_path = write(tmp_path / "papers.json", items)
+    profile = write(tmp_path / "profile.json", {"keywords": [OOD]})
+    args = ("--papers", str(papers_path), "--profile", str(profile), "--top", "3", "--json")
+    plain = [p["arxiv_id"] for p in json.loads(run(*args).output)]
+    monkeypatch.setenv("NEWSLETTER_EMBEDDINGS", "tests.ranking.fake_embedder:make")
+    get_settings.cache_clear()
+    calls.clear()
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    mixed = [p["arxiv_id"] for p in json.loads(result.output)]
+    assert calls == [len(items), 1]  # every paper once, the keyword once
+    assert "nov.1" not in plain and mixed[2] == "nov.1"
+
+
+def test_rank_names_a_missing_embeddings_model(papers_file, tmp_path, monkeypatch):
+    from newsletter.config import get_settings
+
+    monkeypatch.setenv("NEWSLETTER_EMBEDDINGS", "no_such_module_here:make")
+    get_settings.cache_clear()
+    profile = write(tmp_path / "profile.json", {"keywords": ["x"]})
+    result = run("--papers", str(papers_file), "--profile", str(profile))
+    assert result.exit_code == 1
+    assert "NEWSLETTER_EMBEDDINGS" in result.output and "Traceback" not in result.output

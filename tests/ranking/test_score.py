@@ -219,9 +219,13 @@ def test_weights_come_from_the_settings(monkeypatch):
 
     monkeypatch.setenv("NEWSLETTER_RANK_TRENDING_WEIGHT", "0.5")
     monkeypatch.setenv("NEWSLETTER_RANK_MMR_LAMBDA", "0.9")
+    monkeypatch.setenv("NEWSLETTER_RANK_DENSE_TEXT_WEIGHT", "0.5")
+    monkeypatch.setenv("NEWSLETTER_RANK_DENSE_PAPER_WEIGHT", "0")
     get_settings.cache_clear()
     weights = configured_weights()
-    assert weights == replace(RankWeights(), trending=0.5, mmr_lambda=0.9)
+    assert weights == replace(
+        RankWeights(), trending=0.5, mmr_lambda=0.9, dense_text=0.5, dense_paper=0.0
+    )
 
 
 def test_a_negative_keyword_only_in_an_abstract_demotes_rather_than_excludes():
