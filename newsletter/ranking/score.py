@@ -164,15 +164,14 @@ def _mix_dense_refs(model: EditionModel, refs: _Refs, dense: DenseVectors, share
     """
     assert model.dense is not None and model.dense_mean is not None
     ids = list(refs.position)
-    inside = {p.arxiv_id: i for i, p in enumerate(model.papers)}
+    if not ids:
+        return
     vectors = stack(ids, dense.papers, model.dense.shape[1])
     for row, arxiv_id in enumerate(ids):
-        col = inside.get(arxiv_id)
+        col = model.index.get(arxiv_id)
         if col is not None and model.dense[col].any():
             vectors[row] = model.dense[col]
     scaled = scaled_similarity(vectors, model.dense, model.dense_mean)
-    if not ids:
-        return
     top = refs.to_candidates.max(axis=1, keepdims=True)
     mixed = (1 - share) * refs.to_candidates + share * scaled * top
     missing = np.isnan(scaled[:, 0])
@@ -224,20 +223,18 @@ def _refs(model: EditionModel, profiles: Sequence[Profile], library: Mapping[str
 
 
 def _group_max(
-    refs: _Refs,
+    table: np.ndarray,
+    rows_of: Mapping[str, int],
     groups: list[list[tuple[str, float]]],
     *,
-    centroid: bool = False,
-    table: np.ndarray | None = None,
-    rows_of: Mapping[str, int] | None = None,
+    centroid: _Refs | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return, for readers with any reference paper, the max over their weighted ones.
+    """Return, for readers with any row in `table`, the max over their weighted rows.
 
-    Returns (row of each reader in the values or -1, values (readers with refs x papers)).
-    `table` and `rows_of` (key -> row) default to the reference papers' anchor table.
+    `rows_of` maps each key in the groups (an arXiv id, a text) to its row. With
+    `centroid` (the reference papers), the similarity to the group's centroid counts too.
+    Returns (row of each reader in the values or -1, values (readers with rows x papers)).
     """
-    table = refs.anchor_table if table is None else table
-    rows_of = refs.position if rows_of is None else rows_of
     rows: list[int] = []
     weights: list[float] = []
     starts: list[int] = []
@@ -269,14 +266,14 @@ def _group_max(
 
     everyone = np.arange(len(starts_a))
     best = at(0, everyone)
-    total = best.copy() if centroid else None
+    total = best.copy() if centroid is not None else None
     for position in range(1, int(sizes.max())):
         groups_at = everyone[sizes > position]
         values = at(position, groups_at)
         best[groups_at] = np.maximum(best[groups_at], values)
         if total is not None:
             total[groups_at] += values
-    if total is None:
+    if total is None or centroid is None:
         return slot, best
     # Also compare with the (weighted) centroid of each reader's papers: for papers on
     # one theme it picks up their shared vocabulary; for papers on different themes it
@@ -285,9 +282,9 @@ def _group_max(
     if several.any():
         owner = np.repeat(np.arange(len(starts_a)), sizes)
         combine = sparse.csr_matrix(
-            (factor, (owner, rows_a)), shape=(len(starts_a), len(refs.position))
+            (factor, (owner, rows_a)), shape=(len(starts_a), len(centroid.position))
         )
-        norms = np.sqrt(np.asarray((combine @ refs.vectors).power(2).sum(axis=1)).ravel())
+        norms = np.sqrt(np.asarray((combine @ centroid.vectors).power(2).sum(axis=1)).ravel())
         mean = total[several] / np.where(norms > 0, norms, 1.0)[several][:, None]
         best[several] = np.maximum(best[several], mean)
     return slot, best
@@ -310,7 +307,7 @@ def _mix_dense_text(
         ]
         for p in profiles
     ]
-    slot, best = _group_max(_EMPTY_REFS, groups, table=texts.scaled, rows_of=texts.position)
+    slot, best = _group_max(texts.scaled, texts.position, groups)
     has = slot >= 0
     if not has.any():
         return
@@ -319,9 +316,6 @@ def _mix_dense_text(
     scale = np.where(top > 0, top, 1.0)
     share_of = np.where(top > 0, share, 1.0)
     text[rows] = (1 - share_of) * text[rows] + share_of * best[slot[rows]] * scale
-
-
-_EMPTY_REFS = _Refs({}, sparse.csr_matrix((0, 1), dtype=np.float32), np.zeros((0, 0), np.float32))
 
 
 def _incidence(cells: tuple[list[int], list[int]], n_rows: int, n_cols: int) -> sparse.csr_matrix:
@@ -372,16 +366,22 @@ def _rank_chunk(
     # --- reference papers: max over seeds, over liked/clicked; hidden apart ------------
     # Seeds are the reader's declared interests, often several distinct ones: best single
     # seed only. Likes pile up around a theme: their centroid may count too.
-    seed_slot, seed_sim = _group_max(refs, [[(a, 1.0) for a in p.seed_papers] for p in profiles])
+    table = refs.anchor_table
+    seed_slot, seed_sim = _group_max(
+        table, refs.position, [[(a, 1.0) for a in p.seed_papers] for p in profiles]
+    )
     liked_slot, liked_sim = _group_max(
-        refs,
+        table,
+        refs.position,
         [
             [(a, 1.0) for a in p.liked] + [(a, w.clicked_anchor) for a in p.clicked]
             for p in profiles
         ],
-        centroid=True,
+        centroid=refs,
     )
-    hidden_slot, hidden_sim = _group_max(refs, [[(a, 1.0) for a in p.hidden] for p in profiles])
+    hidden_slot, hidden_sim = _group_max(
+        table, refs.position, [[(a, 1.0) for a in p.hidden] for p in profiles]
+    )
     for slot, values in ((seed_slot, seed_sim), (liked_slot, liked_sim)):
         keep = slot[ex_rows] >= 0
         values[slot[ex_rows][keep], np.asarray(ex_cols, dtype=np.int64)[keep]] = 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import redis
@@ -36,7 +37,9 @@ def test_send_due_sends_in_process_once_and_a_second_run_sends_nothing(runner, i
     add_readers(3)
     now = utcnow().isoformat()
     first = run(runner, "send-due", "--now", now)
-    assert "planned 3 new deliveries" in first and "3 sent" in first
+    assert "planned 3 new deliveries" in first
+    # Readers in several timezones may be on two local dates: one line per edition.
+    assert sum(int(n) for n in re.findall(r"(\d+) sent", first)) == 3
     assert len(list(isolated_settings.glob("*.eml"))) == 3
     second = run(runner, "send-due", "--now", now)
     assert "planned 0 new deliveries" in second
