@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.jobs import ingest
+from newsletter.jobs import embed, ingest
 from newsletter.models import Delivery, DeliveryState, Edition, Subscriber
 from newsletter.runner import run_due
 from newsletter.subscriptions.service import Preferences, add_subscriber
@@ -85,6 +85,12 @@ def run_demo(say: Callable[[str], None]) -> None:
         for email, prefs in DEMO_READERS:
             if email not in known:
                 add_subscriber(session, email, prefs, confirmed=True)
+    embedded = embed()  # a no-op unless NEWSLETTER_EMBEDDINGS is on
+    if embedded["enabled"]:
+        say(
+            f"embedded {embedded['papers']} papers and {embedded['texts']} reader texts "
+            f"with {embedded['model']}"
+        )
     # Whatever the weekday: arXiv's quiet days must not leave a newcomer's demo empty.
     report = run_due(utcnow(), inline=True, include_quiet_days=True)
     seconds = time.perf_counter() - started
