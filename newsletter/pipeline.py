@@ -26,7 +26,7 @@ from newsletter.models import (
     Subscriber,
 )
 from newsletter.ranking.embedder import configured_model_name
-from newsletter.ranking.profile import CandidatePaper, Profile
+from newsletter.ranking.profile import CandidatePaper, Pick, Profile
 from newsletter.ranking.score import DenseVectors, EditionModel, fit_edition, rank
 from newsletter.ranking.vectors import from_bytes, paper_vectors, text_vectors
 from newsletter.ranking.weights import configured_weights
@@ -226,6 +226,24 @@ def dense_for(
     )
 
 
+def rank_readers(
+    session: Session, model: EditionModel, subscribers: Sequence[Subscriber], now: datetime
+) -> list[list[Pick]]:
+    """Rank the edition for these readers with everything they told us: one place, so
+    a preview ranks exactly as the send path does."""
+    k = max(s.max_papers for s in subscribers)
+    profiles = profiles_for(session, subscribers, now)
+    library = library_for(session, profiles, model)
+    return rank(
+        model,
+        profiles,
+        k,
+        weights=configured_weights(),
+        library=library,
+        dense=dense_for(session, profiles, model, library),
+    )
+
+
 def pick_papers(
     session: Session, delivery_ids: Iterable[int], now: datetime | None = None
 ) -> list[int]:
@@ -252,17 +270,7 @@ def pick_papers(
         edition = session.get_one(Edition, edition_id)
         model = edition_model(session, edition)
         subscribers = [s for _, s in pairs]
-        k = max(s.max_papers for s in subscribers)
-        profiles = profiles_for(session, subscribers, now)
-        library = library_for(session, profiles, model)
-        all_picks = rank(
-            model,
-            profiles,
-            k,
-            weights=configured_weights(),
-            library=library,
-            dense=dense_for(session, profiles, model, library),
-        )
+        all_picks = rank_readers(session, model, subscribers, now)
         for (delivery, subscriber), picks in zip(pairs, all_picks, strict=True):
             chosen = [p.as_dict() for p in picks[: subscriber.max_papers]]
             recorded = _record_picks(session, delivery.id, chosen, now)

@@ -101,13 +101,12 @@ def ranked_picks(
     session: Session, edition: Edition, subscriber: Subscriber
 ) -> list[dict[str, object]]:
     """Rank the edition's candidates for this reader now, as the compose step would."""
-    from newsletter.pipeline import edition_model, profiles_for
-    from newsletter.ranking.score import rank
+    from newsletter.pipeline import edition_model, rank_readers
 
     if not edition.candidate_ids:
         return []
     model = edition_model(session, edition)
-    picks = rank(model, profiles_for(session, [subscriber], utcnow()), subscriber.max_papers)
+    picks = rank_readers(session, model, [subscriber], utcnow())
     return [p.as_dict() for p in picks[0][: subscriber.max_papers]]
 
 

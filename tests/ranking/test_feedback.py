@@ -232,3 +232,41 @@ def test_a_seed_paper_from_an_earlier_edition_steers_the_digest(sqlite_url: str)
         picked = delivery.papers or []
     assert [topic_of(p["arxiv_id"]) for p in picked[:3]] == ["diffusion"] * 3
     assert picked[0]["reason"].startswith("similar to your seed paper 2401.00001")
+
+
+def test_a_preview_ranks_exactly_as_the_send_path(sqlite_url: str, monkeypatch):
+    """Library seeds, feedback and configured weights: the preview sees all of them."""
+    from newsletter.config import get_settings
+    from newsletter.render.commands import ranked_picks
+
+    monkeypatch.setenv("NEWSLETTER_RANK_MMR_LAMBDA", "0.5")
+    get_settings.cache_clear()
+    papers = edition()
+    seed = paper("2401.00001", "Denoising diffusion models", "Score matching sampler images.")
+    with session_scope() as session:
+        add_papers(session, [*papers, seed], NOW - timedelta(days=1))
+        reader = add_subscriber(
+            session,
+            "s@example.org",
+            Preferences(seed_papers=["2401.00001"], keywords=["reinforcement learning"]),
+            confirmed=True,
+        )
+        session.add(Feedback(subscriber_id=reader.id, arxiv_id="graph.1", kind=FeedbackKind.HIDDEN))
+        today = Edition(
+            key="daily-2026-11-26",
+            frequency="daily",
+            window_start=NOW,
+            window_end=NOW + timedelta(days=1),
+            candidate_ids=[p.arxiv_id for p in papers],
+        )
+        session.add(today)
+        session.flush()
+        preview = ranked_picks(session, today, reader)
+        delivery = Delivery(edition_id=today.id, subscriber_id=reader.id, created_at=NOW)
+        session.add(delivery)
+        session.flush()
+        pick_papers(session, [delivery.id], now=NOW)
+        sent = delivery.papers or []
+    assert [p["arxiv_id"] for p in preview] == [p["arxiv_id"] for p in sent]
+    assert [p["reason"] for p in preview] == [p["reason"] for p in sent]
+    assert "graph.1" not in [p["arxiv_id"] for p in sent]
