@@ -107,6 +107,9 @@ def parse_ses_event(message: str) -> SesEvent:
         detail = str(section.get("complaintFeedbackType") or "complaint")
     elif event_type == "delivery" and isinstance(section, dict):
         detail = str(section.get("smtpResponse") or "")
+    if event_type == "received":
+        # An email to us (SES receiving): keep its headers, not the whole raw message.
+        payload = {key: value for key, value in payload.items() if key != "content"}
     return SesEvent(event_type, message_id, recipients, permanent, detail[:2000], payload)
 
 

@@ -277,3 +277,81 @@ def test_an_unsubscribe_confirmation_is_acknowledged_and_ignored(sns_client: Tes
     response = post(sns_client, message)
     assert response.status_code == 200
     assert response.json() == {"status": "ignored"}
+
+
+# --- the List-Unsubscribe mailto, received by SES and published to the topic -------
+
+
+def received(subject: str | None, *, raw_subject: str | None = None) -> dict:
+    """An SES receiving notification of an SNS action (the shape AWS documents)."""
+    mail: dict = {
+        "timestamp": "2026-11-26T07:00:00.000Z",
+        "source": "reader@example.org",
+        "messageId": "inbound-1",
+        "destination": ["digest@example.com"],
+        "headersTruncated": False,
+    }
+    if subject is not None:
+        mail["commonHeaders"] = {"from": ["reader@example.org"], "subject": subject}
+    return {
+        "notificationType": "Received",
+        "receipt": {"action": {"type": "SNS", "topicArn": TOPIC}, "recipients": []},
+        "mail": mail,
+        "content": (
+            "From: reader@example.org\r\nTo: digest@example.com\r\n"
+            f"Subject: {raw_subject or subject or ''}\r\n\r\nplease stop\r\n"
+        ),
+    }
+
+
+def mailto_subject(subscriber_id: int, generation: int = 0) -> str:
+    """What a mail program puts in the subject from our List-Unsubscribe mailto."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from newsletter.subscriptions.links import links_for
+
+    query = urlsplit(links_for(subscriber_id, generation).unsubscribe_mailto).query
+    return parse_qs(query)["subject"][0]
+
+
+def test_an_email_to_the_mailto_address_unsubscribes_once(
+    sns_client: TestClient, db_url: str, isolated_settings
+):
+    from tests.subscriptions.factories import outbox_messages
+
+    subscriber = make_subscriber("reader@example.org")
+    message = notification(received(mailto_subject(subscriber.id)))
+    response = post(sns_client, message)
+    assert response.json() == {"status": "unsubscribed"}
+    assert reload(subscriber.id).status == SubscriberStatus.UNSUBSCRIBED
+    with session_scope() as session:
+        assert session.scalars(select(Suppression.reason)).all() == ["unsubscribe"]
+        stored = session.scalars(select(EmailEvent)).one()
+        assert stored.event_type == "received"
+        assert "content" not in stored.payload  # headers kept, not the whole email
+    # SNS delivers at least once: the same notification again changes nothing.
+    assert post(sns_client, message).status_code == 200
+    assert len(outbox_messages(isolated_settings, "reader@example.org")) == 1  # one goodbye
+
+
+def test_a_reply_or_raw_subject_still_unsubscribes_and_old_tokens_work(sns_client: TestClient):
+    subscriber = make_subscriber("reader@example.org")
+    with session_scope() as session:
+        session.get_one(type(reload(subscriber.id)), subscriber.id).token_generation = 2
+    # No common headers (truncated): the raw message's Subject is read instead.
+    subject = "Re: " + mailto_subject(subscriber.id, generation=0)
+    response = post(sns_client, notification(received(None, raw_subject=subject)))
+    assert response.json() == {"status": "unsubscribed"}
+    assert reload(subscriber.id).status == SubscriberStatus.UNSUBSCRIBED
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["hello, love the digest", "unsubscribe", "unsubscribe not-a-real-token-at-all-1234567890"],
+)
+def test_other_emails_and_forged_tokens_are_only_recorded(sns_client: TestClient, subject: str):
+    subscriber = make_subscriber("reader@example.org")
+    response = post(sns_client, notification(received(subject)))
+    assert response.json() == {"status": "recorded"}
+    assert reload(subscriber.id).status == SubscriberStatus.ACTIVE
+    assert count(EmailEvent) == 1

@@ -1,4 +1,5 @@
-"""/webhooks/ses: SES bounce, complaint and delivery events arriving through SNS.
+"""/webhooks/ses: SES bounce, complaint and delivery events arriving through SNS, and
+emails to the List-Unsubscribe mailto address (SES receiving, see subscriptions/inbound).
 
 Answers: 200 when handled (or a repeat), 400 for a body that is not SNS, 403 for a
 message that fails verification (SNS never sends those, so no retry is wanted), 503
@@ -19,6 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.subscriptions.bounces import record_ses_event
+from newsletter.subscriptions.inbound import unsubscribe_request
+from newsletter.subscriptions.signup import unsubscribe_by_token
 from newsletter.subscriptions.sns import (
     CertificateUnavailable,
     SnsMessageError,
@@ -26,6 +29,7 @@ from newsletter.subscriptions.sns import (
     SnsVerifier,
     parse_message,
 )
+from newsletter.subscriptions.tokens import InvalidToken
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -51,7 +55,19 @@ def get_sns_verifier() -> SnsVerifier | None:
 
 def record(message_id: str, message: str) -> str:
     with session_scope() as session:
-        return str(record_ses_event(session, message_id, message))
+        outcome = record_ses_event(session, message_id, message)
+    token = unsubscribe_request(message)
+    if token is None:
+        return str(outcome)
+    # Also for a repeat: the first delivery may have been stored and then lost its
+    # unsubscribe to a crash. Unsubscribing is idempotent (one goodbye email at most).
+    try:
+        result = unsubscribe_by_token(token)
+    except InvalidToken as exc:
+        log.warning("unsubscribe email with an unusable token (%s): %s", message_id, exc)
+        return str(outcome)
+    log.info("unsubscribed %s by email", result.email)
+    return "unsubscribed"
 
 
 Verifier = Annotated[SnsVerifier | None, Depends(get_sns_verifier)]
