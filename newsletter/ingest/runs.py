@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from newsletter.ingest.normalise import PaperRecord
-from newsletter.ingest.store import upsert_papers
+from newsletter.ingest.store import UpsertCounts, upsert_papers
 from newsletter.models import IngestRun
 from newsletter.timeutil import utcnow
 
@@ -19,15 +19,20 @@ def store_run(
     *,
     problems: list[dict[str, str]] | None = None,
     error: str | None = None,
+    stored_before: tuple[int, UpsertCounts] | None = None,
 ) -> IngestRun:
     """Upsert `records` and record the run's counts, problems and error in one transaction.
 
-    Per-entry problems also produce a one-line error naming the first bad entry, so the
-    run list shows at a glance that something was skipped.
+    `stored_before` is (records, their counts) a long run already stored in earlier
+    transactions (see Collected.flush). Per-entry problems also produce a one-line
+    error naming the first bad entry, so the run list shows at a glance that something
+    was skipped.
     """
     problems = problems or []
-    run = IngestRun(source=source, fetched=len(records) + len(problems))
-    counts = upsert_papers(session, records)
+    already, counts = stored_before or (0, UpsertCounts())
+    run = IngestRun(source=source, fetched=already + len(records) + len(problems))
+    counts = UpsertCounts(counts.new, counts.updated, counts.unchanged)
+    counts.add(upsert_papers(session, records))
     run.new, run.updated = counts.new, counts.updated
     run.skipped = counts.unchanged + len(problems)
     run.problems = problems[:MAX_PROBLEMS_KEPT]

@@ -24,10 +24,13 @@ from newsletter.ingest.http import Fetched, FetchError, HttpClient, TransientFet
 from newsletter.ingest.normalise import MalformedDocument, PaperRecord, Parsed
 from newsletter.ingest.runs import store_run
 from newsletter.ingest.sample import load_sample
+from newsletter.ingest.store import UpsertCounts, upsert_papers
 from newsletter.models import IngestRun
 from newsletter.timeutil import utcnow
 
 SOURCES = ("sample", "arxiv", "arxiv-rss", "hf", "oai")
+# An OAI backfill stores every this many records (about two ListRecords pages).
+OAI_FLUSH_RECORDS = 2000
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +53,27 @@ class Collected:
     transient: bool = False
     # Responses whose validators are saved once their content is stored.
     conditional: list[tuple[str, Fetched]] = field(default_factory=list)
+    # Long runs (OAI backfills) store as they go: what was written so far.
+    stored: UpsertCounts = field(default_factory=UpsertCounts)
+    stored_records: int = 0
 
     def add(self, parsed: Parsed) -> None:
         self.records.extend(parsed.records)
         self.problems.extend(parsed.problems)
+
+    def flush(self) -> None:
+        """Store the records held so far in their own transaction and let them go.
+
+        A backfill of weeks is tens of thousands of records: held to the end they cost
+        hundreds of MB, and an error on the last page would lose them all.
+        """
+        if not self.records:
+            return
+        with session_scope() as session:
+            counts = upsert_papers(session, self.records)
+        self.stored.add(counts)
+        self.stored_records += len(self.records)
+        self.records = []
 
 
 def run_ingest(
@@ -105,6 +125,11 @@ def run_ingest(
     except (FetchError, MalformedDocument) as exc:
         collected.errors.append(str(exc))
         collected.transient = isinstance(exc, TransientFetchError)
+    except SQLAlchemyError as exc:
+        # A backfill's intermediate store failed: what was stored before stays, and
+        # the final store below records the run (or raises, if the database is gone).
+        collected.errors.append(f"could not store the papers: {type(exc).__name__}: {exc}")
+        collected.transient = True
     if fill_gaps and data is None and source in {"arxiv-rss", "hf"} and collected.records:
         _fill_gaps(collected, settings)
     return _store(source, collected)
@@ -189,6 +214,8 @@ def _collect_oai(
                 client, settings, category, since, metadata_prefix=metadata_prefix
             ):
                 collected.add(page)
+                if len(collected.records) >= OAI_FLUSH_RECORDS:
+                    collected.flush()
 
 
 def _fill_gaps(collected: Collected, settings: Settings) -> None:
@@ -214,7 +241,9 @@ def _store(source: str, collected: Collected) -> dict[str, Any]:
             session.add(
                 IngestRun(
                     source=source,
-                    fetched=len(collected.records) + len(collected.problems),
+                    fetched=collected.stored_records
+                    + len(collected.records)
+                    + len(collected.problems),
                     error=f"could not store the papers: {type(exc).__name__}: {exc}"[:2000],
                     problems=collected.problems[:200],
                     finished_at=utcnow(),
@@ -226,7 +255,12 @@ def _store(source: str, collected: Collected) -> dict[str, Any]:
 def _store_records(source: str, collected: Collected, error: str | None) -> dict[str, Any]:
     with session_scope() as session:
         run = store_run(
-            session, source, collected.records, problems=collected.problems, error=error
+            session,
+            source,
+            collected.records,
+            problems=collected.problems,
+            error=error,
+            stored_before=(collected.stored_records, collected.stored),
         )
         if not (collected.errors or collected.warnings):
             # Only a fully stored, complete response may make the next request

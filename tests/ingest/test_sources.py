@@ -239,6 +239,48 @@ def test_oai_backfill_follows_resumption_tokens(server: FixtureServer, db_url: s
     assert papers()["2611.00009"].version == 2
 
 
+def test_a_long_backfill_stores_as_it_goes_with_the_same_counts(
+    server: FixtureServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    from newsletter.ingest import service
+
+    monkeypatch.setattr(service, "OAI_FLUSH_RECORDS", 1)  # a transaction per page
+    server.route(
+        OAI,
+        lambda seen: Reply(
+            fixture("oai_page2.xml" if seen.param("resumptionToken") else "oai_page1.xml")
+        ),
+    )
+    result = run_ingest("oai", categories=["cs.LG"], days=7)
+    assert (result["fetched"], result["new"], result["problems"]) == (4, 3, 1)
+    assert (runs()[-1].fetched, runs()[-1].new) == (4, 3)
+    again = run_ingest("oai", categories=["cs.LG"], days=7)
+    assert (again["new"], again["updated"], again["skipped"]) == (0, 0, 4)
+
+
+def test_a_backfill_that_breaks_halfway_keeps_the_pages_before(
+    server: FixtureServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Page 1 is in the database before page 2 is even asked for: a crash loses no page."""
+    from newsletter.ingest import service
+
+    monkeypatch.setattr(service, "OAI_FLUSH_RECORDS", 1)
+    stored_when_page_two_was_asked: list[set[str]] = []
+
+    def oai(seen: Seen) -> Reply:
+        if not seen.param("resumptionToken"):
+            return Reply(fixture("oai_page1.xml"))
+        stored_when_page_two_was_asked.append(set(papers()))
+        return Reply(b"<OAI-PMH><ListRecords><record>")  # cut off mid-document
+
+    server.route(OAI, oai)
+    result = run_ingest("oai", categories=["cs.LG"], days=7)
+    assert stored_when_page_two_was_asked == [{"2611.00001", "2611.00009"}]
+    assert result["failed"] and result["error"]
+    assert (result["new"], set(papers())) == (2, {"2611.00001", "2611.00009"})
+    assert runs()[-1].error == result["error"]
+
+
 def test_replaying_a_saved_file_needs_no_network(schema: None):
     result = run_ingest("hf", from_file=str(FIXTURES / "hf_daily.json"))
     assert result["new"] == 2
