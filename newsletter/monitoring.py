@@ -28,6 +28,7 @@ from newsletter.models import (
     Edition,
     EmailEvent,
     IngestRun,
+    Paper,
     Subscriber,
     Suppression,
 )
@@ -50,6 +51,9 @@ COMPLAINT_WARN = 0.0005
 RATE_WINDOW = timedelta(days=7)
 # A queue whose oldest message waited this long has no (or too few) workers.
 STALE_QUEUE_SECONDS = 15 * 60
+# New papers are embedded right after their ingest; older than this without a vector
+# means no worker is doing it.
+EMBED_LAG = timedelta(hours=1)
 RECENT_EDITIONS = timedelta(hours=36)
 
 
@@ -104,6 +108,9 @@ class Overview:
     sending_paused: bool = False
     # SES GetAccount figures as the send workers last cached them (never fetched here).
     ses_quota: dict[str, float] | None = None
+    # With embeddings on: the model, papers first seen in 7 days, how many have a vector,
+    # and how many of those older than an hour still have none (the embed task lags).
+    embeddings: dict[str, Any] | None = None
     alerts: list[str] = field(default_factory=list)
 
     @property
@@ -439,8 +446,38 @@ def overview(
     )
     if quota and quota.get("max_send_rate"):
         result.send_rate_limit = settings.send_rate or quota["max_send_rate"]
+    result.embeddings = embedding_coverage(session, now)
     result.alerts = alerts(result)
     return result
+
+
+def embedding_coverage(session: Session, now: datetime) -> dict[str, Any] | None:
+    """Recent papers with and without a vector of the configured model; None when off.
+
+    Reads the setting only: this never loads a model.
+    """
+    from newsletter.ranking.embedder import EmbeddingsUnavailable, configured_model_name
+
+    try:
+        model = configured_model_name()
+    except EmbeddingsUnavailable as exc:
+        return {"model": None, "error": str(exc), "recent": 0, "embedded": 0, "lagging": 0}
+    if model is None:
+        return None
+    recent = Paper.first_seen_at >= now - RATE_WINDOW
+    live = Paper.withdrawn.is_(False)
+    has = (Paper.embedding_model == model) & Paper.embedding.is_not(None)
+    return {
+        "model": model,
+        "recent": _count(session, select(func.count(Paper.id)).where(recent, live)),
+        "embedded": _count(session, select(func.count(Paper.id)).where(recent, live, has)),
+        "lagging": _count(
+            session,
+            select(func.count(Paper.id)).where(
+                recent, live, ~has, Paper.first_seen_at < now - EMBED_LAG
+            ),
+        ),
+    }
 
 
 def alerts(view: Overview) -> list[str]:
@@ -472,6 +509,15 @@ def alerts(view: Overview) -> list[str]:
         out.append(
             f"{uncertain} deliveries are uncertain: decide with "
             "`newsletter deliveries retry --uncertain`"
+        )
+    coverage = view.embeddings or {}
+    if coverage.get("error"):
+        out.append(f"embeddings: {coverage['error']}")
+    elif coverage.get("lagging"):
+        out.append(
+            f"{coverage['lagging']} papers first seen over an hour ago have no "
+            f"{coverage['model']} vector: is a worker with NEWSLETTER_EMBEDDINGS set "
+            "consuming the ingest queue? (`newsletter embed` catches up)"
         )
     latest_by_source: dict[str, dict[str, Any]] = {}
     for run in view.ingest_runs:

@@ -71,6 +71,12 @@ def format_overview(view: Overview) -> str:
         "suppressed: "
         + (", ".join(f"{k} {v}" for k, v in sorted(view.suppressions.items())) or "none"),
     ]
+    if view.embeddings is not None and view.embeddings.get("model"):
+        coverage = view.embeddings
+        lines.append(
+            f"embeddings ({coverage['model']}): {coverage['embedded']} of "
+            f"{coverage['recent']} papers of the last 7 days have a vector"
+        )
     if view.failures:
         lines += ["", "recent failures:"]
         for f in view.failures:

@@ -262,3 +262,38 @@ def test_a_paused_sender_and_the_ses_quota_show_up_everywhere(
     assert "14.0/s max" in page and "50000 of 50000 sent in 24 h, 0 left" in page
     result = CliRunner().invoke(cli, ["queues", "--no-workers"])
     assert "sending: PAUSED" in result.output and "SES quota: 14/s" in result.output
+
+
+def test_embedding_coverage_and_a_lagging_embed_task_show_up_everywhere(
+    client: TestClient, admin_client: TestClient, monkeypatch: pytest.MonkeyPatch
+):
+    from newsletter import jobs
+    from newsletter.config import get_settings
+    from newsletter.models import Paper
+
+    now = utcnow()
+    with session_scope() as session:
+        for n, age in enumerate([timedelta(minutes=5), timedelta(hours=3), timedelta(days=2)]):
+            session.add(Paper(arxiv_id=f"2611.0000{n}", title=f"P{n}", first_seen_at=now - age))
+    with session_scope() as session:
+        assert overview(session, inspect=None).embeddings is None  # off: not shown at all
+    monkeypatch.setenv("NEWSLETTER_EMBEDDINGS", "tests.ranking.fake_embedder:make")
+    get_settings.cache_clear()
+    with session_scope() as session:
+        view = overview(session, inspect=None)
+    assert view.embeddings == {
+        "model": "fake-concepts-v1", "recent": 3, "embedded": 0, "lagging": 2,
+    }  # fmt: skip
+    assert any("2 papers first seen over an hour ago have no" in a for a in view.alerts)
+    text = CliRunner().invoke(cli, ["queues", "--no-workers"]).output
+    assert "embeddings (fake-concepts-v1): 0 of 3 papers of the last 7 days" in text
+    page = admin_client.get("/admin", headers=basic("correct horse")).text
+    assert "Embeddings (fake-concepts-v1)" in page and "have no fake-concepts-v1 vector" in page
+    metrics = {m.name: m for m in text_string_to_metric_families(client.get("/metrics").text)}
+    assert metrics["newsletter_papers_without_embedding"].samples[0].value == 3
+
+    jobs.embed()
+    with session_scope() as session:
+        view = overview(session, inspect=None)
+    assert (view.embeddings or {})["embedded"] == 3
+    assert not any("vector" in a for a in view.alerts)

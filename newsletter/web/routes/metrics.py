@@ -125,6 +125,12 @@ class NewsletterCollector(Collector):
         yield GaugeMetricFamily(
             "newsletter_sent_last_hour", "Emails sent in the last hour", value=view.sent_last_hour
         )
+        if view.embeddings is not None and view.embeddings.get("model"):
+            yield GaugeMetricFamily(
+                "newsletter_papers_without_embedding",
+                "Papers first seen in 7 days with no vector of the configured model",
+                value=view.embeddings["recent"] - view.embeddings["embedded"],
+            )
 
 
 def render_metrics() -> bytes:
