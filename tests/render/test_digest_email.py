@@ -335,3 +335,29 @@ def test_signing_an_emails_links_at_once_gives_the_same_urls_as_one_paper_at_a_t
     expected = [reference_click_urls(reader, paper) for paper in papers]
     assert click_urls_of_papers(reader, papers) == expected
     assert [click_urls(reader, paper) for paper in papers] == expected
+
+
+@pytest.mark.parametrize("name", ["confirm", "welcome"])
+def test_outlook_gets_its_settings_and_a_button_on_a_coloured_cell(name):
+    """Outlook (Word) ignores padding on links and guesses fonts and DPI without help."""
+    from newsletter.render.transactional import render_transactional
+
+    context = {
+        "email": "a@example.org",
+        "confirm_url": "https://papers.test/confirm/T",
+        "preferences_url": "https://papers.test/preferences/P",
+        "unsubscribe_url": "https://papers.test/unsubscribe/U",
+        "next_due": "Friday 27 November, 07:00 UTC",
+    }
+    html = render_transactional(name, context).html
+    assert "<!--[if mso]>" in html and "<o:PixelsPerInch>96</o:PixelsPerInch>" in html
+    document = lxml.html.fromstring(html)
+    [cell] = document.xpath("//td[@class='button-cell']")
+    assert cell.get("bgcolor") == "#4f46e5" and "background-color" in cell.get("style")
+    [link] = cell.xpath("./a")
+    assert link.get("href").startswith("https://papers.test/") and "padding" in link.get("style")
+
+
+def test_the_digest_carries_the_outlook_settings_too():
+    html = fresh_parts().compose(factories.reader(), factories.picks(2), click_urls).html_str
+    assert "<!--[if mso]>" in html and 'xmlns:o="urn:schemas-microsoft-com:office:office"' in html
