@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -92,19 +92,35 @@ def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> list[int]:
 
 # Per-process cache of fitted edition models: fitting is the expensive part, done once
 # per edition per worker process rather than once per chunk or per reader.
-_models: dict[tuple[int, int], EditionModel] = {}
+_models: dict[tuple[int, int, int], EditionModel] = {}
 
 
 def edition_model(session: Session, edition: Edition) -> EditionModel:
-    """Return the edition's fitted text model, fitting it once per worker process."""
-    cache_key = (edition.id, len(edition.candidate_ids))
+    """Return the edition's fitted text model, fitting it once per worker process.
+
+    With embeddings on, the model is fitted again once more candidates have vectors
+    (the embed task may still be running when the edition opens): one count per call.
+    """
+    vectors_model = configured_model_name()
+    embedded = 0
+    if vectors_model:
+        embedded = (
+            session.scalar(
+                select(func.count(Paper.id)).where(
+                    Paper.arxiv_id.in_(edition.candidate_ids),
+                    Paper.embedding_model == vectors_model,
+                    Paper.embedding.is_not(None),
+                )
+            )
+            or 0
+        )
+    cache_key = (edition.id, len(edition.candidate_ids), embedded)
     model = _models.get(cache_key)
     if model is None:
         papers = session.scalars(
             select(Paper).where(Paper.arxiv_id.in_(edition.candidate_ids))
         ).all()
         order = {a: i for i, a in enumerate(edition.candidate_ids)}
-        vectors_model = configured_model_name()
         model = fit_edition(
             sorted((candidate_of(p) for p in papers), key=lambda c: order[c.arxiv_id]),
             half_life_days=configured_weights().half_life_days,

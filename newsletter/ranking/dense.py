@@ -4,7 +4,7 @@ Dense vectors catch what shares no words ("novelty detection" for a reader of
 "out-of-distribution detection"); tf-idf catches exact terms that a small embedding
 model blurs. On our judged set the mix beats either alone (bench/eval_ranking.py), as
 the research notes found. Vectors are computed once per paper and once per distinct
-reader text, and stored (newsletter.ranking.embeddings); ranking only reads them, so it
+reader text, and stored (newsletter.ranking.vectors); ranking only reads them, so it
 needs neither the model nor torch.
 
 Raw cosines of a sentence model sit on a high floor (unrelated abstracts still score
@@ -31,19 +31,27 @@ class DenseVectors:
 
 def candidate_matrix(
     ids: list[str], vectors: Mapping[str, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Return (unit rows per candidate, zero where unknown; their mean), or None if none."""
-    known = [vectors.get(a) for a in ids]
-    width = next((len(v) for v in known if v is not None), 0)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Return (unit rows per candidate, zero where unknown; which are known; their mean).
+
+    None if no candidate has a vector. A vector of the wrong length, all zeros, or with
+    NaN or infinities counts as unknown: one bad row must not poison every score.
+    """
+    found = [vectors.get(a) for a in ids]
+    width = next((len(v) for v in found if v is not None), 0)
     if not width:
         return None
     matrix = np.zeros((len(ids), width), dtype=np.float32)
-    for row, vector in enumerate(known):
+    for row, vector in enumerate(found):
         if vector is not None and len(vector) == width:
             matrix[row] = vector
+    matrix[~np.isfinite(matrix).all(axis=1)] = 0.0
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     matrix /= np.where(norms > 0, norms, 1.0)
-    return matrix, matrix.mean(axis=0)
+    known = norms[:, 0] > 0
+    if not known.any():
+        return None
+    return matrix, known, matrix[known].mean(axis=0)
 
 
 def stack(keys: list[str], vectors: Mapping[str, np.ndarray], width: int) -> np.ndarray:
@@ -53,7 +61,7 @@ def stack(keys: list[str], vectors: Mapping[str, np.ndarray], width: int) -> np.
         vector = vectors.get(key)
         if vector is not None and len(vector) == width:
             norm = float(np.linalg.norm(vector))
-            if norm > 0:
+            if norm > 0 and np.isfinite(norm):
                 out[row] = np.asarray(vector, dtype=np.float32) / norm
     return out
 

@@ -49,8 +49,10 @@ class EditionModel:
     title_phrases: PhraseIndex
     reference_time: datetime | None
     # Optional sentence embeddings (papers x dims, unit rows, zero rows where a paper has
-    # none) and their mean, the baseline of dense similarities (see dense.py).
+    # none), which papers have one, and their mean: the baseline of dense similarities
+    # (see dense.py). A paper without a vector ranks by tf-idf alone.
     dense: np.ndarray | None = None
+    dense_known: np.ndarray | None = None
     dense_mean: np.ndarray | None = None
     _similarity: np.ndarray | None = field(default=None, repr=False)
     # Raw term counts of short texts (keywords, descriptions) already analysed.
@@ -300,6 +302,7 @@ def fit_edition(
         title_phrases=PhraseIndex([p.title for p in papers]),
         reference_time=reference,
         dense=dense[0] if dense else None,
-        dense_mean=dense[1] if dense else None,
+        dense_known=dense[1] if dense else None,
+        dense_mean=dense[2] if dense else None,
         _similarity=similarity,
     )

@@ -159,10 +159,13 @@ def _mix_dense_refs(model: EditionModel, refs: _Refs, dense: DenseVectors, share
     """Blend each reference paper's dense similarity into what it counts by.
 
     The dense part is put on the scale of the paper's own tf-idf row (its best cosine),
-    so max-over-seeds and the other weights mean what they meant without vectors. A
-    reference paper without a vector keeps its tf-idf row.
+    so max-over-seeds and the other weights mean what they meant without vectors; a
+    paper whose words no candidate shares gets the typical scale of the others. A
+    reference paper without a vector keeps its tf-idf row, and so does every candidate
+    without one.
     """
     assert model.dense is not None and model.dense_mean is not None
+    assert model.dense_known is not None
     ids = list(refs.position)
     if not ids:
         return
@@ -173,9 +176,15 @@ def _mix_dense_refs(model: EditionModel, refs: _Refs, dense: DenseVectors, share
             vectors[row] = model.dense[col]
     scaled = scaled_similarity(vectors, model.dense, model.dense_mean)
     top = refs.to_candidates.max(axis=1, keepdims=True)
-    mixed = (1 - share) * refs.to_candidates + share * scaled * top
+    typical = float(np.median(top[top > 0])) if (top > 0).any() else 1.0
+    share_of = np.where(top > 0, share, 1.0)
+    mixed = (1 - share_of) * refs.to_candidates + share_of * scaled * np.where(
+        top > 0, top, typical
+    )
     missing = np.isnan(scaled[:, 0])
     mixed[missing] = refs.to_candidates[missing]
+    unknown = ~model.dense_known
+    mixed[:, unknown] = refs.to_candidates[:, unknown]
     refs.anchor = mixed.astype(np.float32)
 
 
@@ -291,13 +300,18 @@ def _group_max(
 
 
 def _mix_dense_text(
-    text: np.ndarray, profiles: Sequence[Profile], texts: _Texts, share: float
+    text: np.ndarray,
+    profiles: Sequence[Profile],
+    texts: _Texts,
+    share: float,
+    known: np.ndarray,
 ) -> None:
     """Blend in, per reader, the best dense match of any one of their texts (in place).
 
     The best single keyword or description, as with seeds: one reader's several
     keywords are often several interests. On the reader's tf-idf scale; a reader whose
-    words tf-idf does not know at all gets the dense match alone.
+    words tf-idf does not know at all gets the dense match alone. Candidates without a
+    vector (`known` False) keep their tf-idf value.
     """
     groups = [
         [
@@ -315,7 +329,8 @@ def _mix_dense_text(
     top = text[rows].max(axis=1, keepdims=True)
     scale = np.where(top > 0, top, 1.0)
     share_of = np.where(top > 0, share, 1.0)
-    text[rows] = (1 - share_of) * text[rows] + share_of * best[slot[rows]] * scale
+    mixed = (1 - share_of) * text[rows] + share_of * best[slot[rows]] * scale
+    text[rows] = np.where(known[None, :], mixed, text[rows])
 
 
 def _incidence(cells: tuple[list[int], list[int]], n_rows: int, n_cols: int) -> sparse.csr_matrix:
@@ -360,7 +375,8 @@ def _rank_chunk(
     )
     text = (query @ model.matrix_t).toarray()
     if texts is not None and len(texts.position):
-        _mix_dense_text(text, profiles, texts, w.dense_text)
+        assert model.dense_known is not None
+        _mix_dense_text(text, profiles, texts, w.dense_text, model.dense_known)
     text[ex_rows, ex_cols] = 0.0
 
     # --- reference papers: max over seeds, over liked/clicked; hidden apart ------------

@@ -134,3 +134,38 @@ def test_dense_similarity_is_rescaled_above_each_rows_own_baseline():
     assert scaled[0].max() == 1.0
     assert scaled[0, 2] == 0.0  # below the baseline: clipped, not negative
     assert np.isnan(scaled[1]).all()  # no vector: the caller falls back to tf-idf
+
+
+def test_a_candidate_without_a_vector_keeps_its_tf_idf_score():
+    """Embedding lags behind ingest: such a paper must not sink below where tf-idf put it."""
+    items = papers()
+    reader = Profile(keywords=[OOD])
+    plain = {p.arxiv_id: p.score for p in rank(fit_edition(items), [reader], 6)[0]}
+    vectors = vectors_of(items)
+    del vectors["ood.1"]  # not embedded yet
+    model = fit_edition(items, vectors=vectors)
+    mixed = {p.arxiv_id: p.score for p in rank(model, [reader], 6, dense=dense_for(OOD))[0]}
+    assert set(list(plain)[:2]) == set(list(mixed)[:2]) == {"ood.1", "ood.2"}
+    assert mixed["ood.1"] >= plain["ood.1"] - 1e-6  # its tf-idf relevance, not a fifth of it
+
+
+def test_a_nan_vector_is_read_as_no_vector():
+    items = papers()
+    vectors = vectors_of(items)
+    vectors["graph.1"] = np.full_like(vectors["graph.1"], np.nan)
+    model = fit_edition(items, vectors=vectors)
+    picks = rank(model, [Profile(keywords=[OOD])], 5, dense=dense_for(OOD))[0]
+    assert len(picks) == 5 and all(np.isfinite(p.score) for p in picks)
+    assert model.dense_known is not None and not model.dense_known[model.index["graph.1"]]
+
+
+def test_a_seed_sharing_no_words_with_the_edition_still_steers_through_its_vector():
+    items = papers()
+    seed = paper("2401.2", "Anomalous", "Anomalies, abstention.")
+    model = fit_edition(items, vectors=vectors_of(items))
+    assert not (model.vectors_for([seed.text]) @ model.matrix.T).toarray().any()
+    reader = Profile(seed_papers=["2401.2"])
+    picks = rank(
+        model, [reader], 3, library={"2401.2": seed.text}, dense=dense_for(papers_outside=[seed])
+    )[0]
+    assert set(ids(picks)) == {"nov.1", "ood.1", "ood.2"}
