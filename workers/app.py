@@ -78,7 +78,13 @@ def make_app() -> Celery:
             # Readers' new keywords get their vectors within the interval; until then
             # they rank by tf-idf alone. Only when embeddings are on.
             **(
-                {"embed-missing": {"task": "workers.tasks.embed_missing", "schedule": 600.0}}
+                {
+                    "embed-missing": {
+                        "task": "workers.tasks.embed_missing",
+                        "schedule": 600.0,
+                        "options": {"expires": 600.0},  # never a pile of them
+                    }
+                }
                 if not is_off(settings.embeddings)
                 else {}
             ),

@@ -79,12 +79,22 @@ def expire_leases() -> int:
     return jobs.expire()
 
 
+# Papers per embed task: a few minutes of one process at ~30 abstracts/s, far below the
+# broker's visibility timeout, so a task is never redelivered while it still runs and a
+# worker that also sends mail is never tied up for long. A full batch queues the next.
+EMBED_TASK_PAPERS = 4000
+
+
 @app.task(
     name="workers.tasks.embed_missing",
     autoretry_for=jobs.RETRYABLE_INFRA,
     retry_backoff=5,
     max_retries=5,
+    time_limit=1800,
 )
 def embed_missing() -> dict[str, Any]:
     """Embed new papers and readers' new texts (after each ingest and on beat's tick)."""
-    return jobs.embed()
+    result = jobs.embed(limit=EMBED_TASK_PAPERS)
+    if result["papers"] >= EMBED_TASK_PAPERS:
+        embed_missing.delay()
+    return result

@@ -90,6 +90,14 @@ def _set_clauses(
         )
         greatest = "GREATEST" if dialect == "postgresql" else "MAX"
         sets["version"] = f"{greatest}(papers.version, excluded.version)"
+        # A vector describes the text it was made from: new text, no vector (the embed
+        # task makes a fresh one), rather than ranking a revision by its old abstract.
+        differs = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+        sets["embedding"] = (
+            f"CASE WHEN ({sets['title']}) {differs} papers.title "
+            f"OR ({sets['abstract']}) {differs} papers.abstract "
+            "THEN NULL ELSE papers.embedding END"
+        )
     for name in _LATEST_TEXT:
         sets[name] = f"COALESCE(NULLIF(excluded.{name}, ''), papers.{name})"
     sets["categories"] = (

@@ -9,10 +9,11 @@ reads what is here: a paper or text not embedded yet simply ranks by tf-idf alon
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,8 @@ from newsletter.models import (
 )
 from newsletter.ranking.embedder import Embedder
 from newsletter.ranking.profile import CandidatePaper
+
+log = logging.getLogger(__name__)
 
 # Papers embedded per model call and per transaction: a crash keeps earlier batches.
 BATCH = 128
@@ -49,10 +52,27 @@ def paper_text(title: str, abstract: str | None) -> str:
     return CandidatePaper(arxiv_id="", title=title, abstract=abstract or "").text
 
 
+def finite_rows(vectors: np.ndarray) -> np.ndarray:
+    """Replace rows with NaN or infinities by zeros, which ranking reads as "no vector".
+
+    One bad row would otherwise spread through the candidates' mean into every score.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    bad = ~np.isfinite(vectors).all(axis=1)
+    if bad.any():
+        log.warning("the embedding model returned %d non-finite vectors", int(bad.sum()))
+        vectors = np.where(bad[:, None], np.float32(0), vectors)
+    return vectors
+
+
 def embed_papers_batch(session: Session, embedder: Embedder, size: int = BATCH) -> int:
     """Embed up to `size` papers that have no vector of this model, newest first.
 
-    Returns how many were embedded; 0 means all are done. The caller commits.
+    Returns how many were taken (0: all are done). The caller commits. The rows are
+    locked while the model runs and other workers skip them (PostgreSQL), so two embed
+    tasks share the work instead of doing it twice. A vector is written only if the
+    paper's text is still the one embedded: an ingest may revise it meanwhile, and then
+    the paper stays without a vector for the next batch.
     """
     rows = session.execute(
         select(Paper.id, Paper.title, Paper.abstract)
@@ -62,15 +82,27 @@ def embed_papers_batch(session: Session, embedder: Embedder, size: int = BATCH) 
         )
         .order_by(Paper.published_at.desc().nulls_last(), Paper.id.desc())
         .limit(size)
+        .with_for_update(skip_locked=True)
     ).all()
     if not rows:
         return 0
-    vectors = embedder.encode([paper_text(title, abstract) for _, title, abstract in rows])
+    vectors = finite_rows(
+        embedder.encode([paper_text(title, abstract) for _, title, abstract in rows])
+    )
+    papers = Paper.__table__
+    assert isinstance(papers, Table)
+    table = papers.c  # Core executemany: a WHERE beyond the primary key
     session.execute(
-        update(Paper),
+        update(papers)
+        .where(
+            table.id == bindparam("pid"),
+            table.title == bindparam("seen_title"),
+            table.abstract == bindparam("seen_abstract"),
+        )
+        .values(embedding=bindparam("vector"), embedding_model=embedder.name),
         [
-            {"id": pid, "embedding": to_bytes(vector), "embedding_model": embedder.name}
-            for (pid, _, _), vector in zip(rows, vectors, strict=True)
+            {"pid": pid, "seen_title": title, "seen_abstract": abstract, "vector": to_bytes(v)}
+            for (pid, title, abstract), v in zip(rows, vectors, strict=True)
         ],
     )
     return len(rows)
@@ -121,7 +153,7 @@ def embed_texts(session: Session, embedder: Embedder, texts: Iterable[str]) -> i
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for start in range(0, len(missing), BATCH):
         batch = missing[start : start + BATCH]
-        vectors = embedder.encode([wanted[key] for key in batch])
+        vectors = finite_rows(embedder.encode([wanted[key] for key in batch]))
         rows = [
             {"model": embedder.name, "digest": key, "text": wanted[key], "vector": to_bytes(v)}
             for key, v in zip(batch, vectors, strict=True)

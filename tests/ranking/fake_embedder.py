@@ -47,3 +47,30 @@ class RenamedEmbedder(FakeEmbedder):
 
 def make_v2() -> RenamedEmbedder:
     return RenamedEmbedder()
+
+
+class SlowEmbedder(FakeEmbedder):
+    """Takes a while per batch, so two embed tasks overlap."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        import time
+
+        time.sleep(0.2)
+        return super().encode(texts)
+
+
+def make_slow() -> SlowEmbedder:
+    return SlowEmbedder()
+
+
+class BrokenEmbedder(FakeEmbedder):
+    """Returns NaN for texts that mention "glitch", as a faulty model might."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = super().encode(texts)
+        out[["glitch" in t.lower() for t in texts]] = np.nan
+        return out
+
+
+def make_broken() -> BrokenEmbedder:
+    return BrokenEmbedder()

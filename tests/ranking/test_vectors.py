@@ -17,6 +17,7 @@ from newsletter.models import Delivery, Edition, Paper, TextEmbedding
 from newsletter.pipeline import pick_papers
 from newsletter.ranking import embedder as embedder_module
 from newsletter.ranking.embedder import EmbeddingsUnavailable, load_embedder
+from newsletter.ranking.profile import Profile
 from newsletter.ranking.vectors import from_bytes, paper_text
 from newsletter.subscriptions.service import Preferences, add_subscriber, unsubscribe
 from tests.ranking import fake_embedder
@@ -122,40 +123,37 @@ def test_embeddings_off_is_a_no_op(sqlite_url: str):
 
 
 def test_the_pipeline_ranks_with_the_stored_vectors(db_url: str, embeddings_on: None):
-    """A reader of OOD detection gets the paper that says it in other words."""
+    """A reader of OOD detection gets the paper that says it in other words, as soon as
+    the vectors exist, even in a worker that already fitted this edition without them."""
     items = papers()
     with session_scope() as session:
         add_papers(session, items, NOW - timedelta(hours=2))
-        reader = add_subscriber(
-            session, "r@example.org", Preferences(keywords=[OOD], max_papers=4), confirmed=True
+        prefs = Preferences(keywords=[OOD], max_papers=4)
+        early = add_subscriber(session, "early@example.org", prefs, confirmed=True).id
+        late = add_subscriber(session, "late@example.org", prefs, confirmed=True).id
+        edition = Edition(
+            key="daily-2026-11-26",
+            frequency="daily",
+            window_start=NOW,
+            window_end=NOW + timedelta(days=1),
+            candidate_ids=[p.arxiv_id for p in items],
         )
-        reader_id = reader.id
+        session.add(edition)
+        session.flush()
+        edition_id = edition.id
 
-    def digest(edition_key: str) -> list[str]:
+    def digest(reader_id: int) -> list[str]:
         with session_scope() as session:
-            edition = Edition(
-                key=edition_key,
-                frequency="daily",
-                window_start=NOW,
-                window_end=NOW + timedelta(days=1),
-                candidate_ids=[p.arxiv_id for p in items],
-            )
-            session.add(edition)
-            session.flush()
-            delivery = Delivery(edition_id=edition.id, subscriber_id=reader_id, created_at=NOW)
+            delivery = Delivery(edition_id=edition_id, subscriber_id=reader_id, created_at=NOW)
             session.add(delivery)
             session.flush()
             pick_papers(session, [delivery.id], now=NOW)
             return [p["arxiv_id"] for p in delivery.papers or []]
 
-    before = digest("daily-a")  # no vectors stored yet: tf-idf alone
+    before = digest(early)  # no vectors stored yet: tf-idf alone
     assert "nov.1" not in before
     jobs.embed()
-    # A fresh worker process (the edition model is cached per process).
-    from newsletter import pipeline
-
-    pipeline._models.clear()
-    after = digest("daily-b")
+    after = digest(late)  # same process, same edition: refitted with the vectors
     assert set(after[:2]) == {"ood.1", "ood.2"}
     assert "nov.1" in after
 
@@ -230,3 +228,77 @@ def test_beat_embeds_new_reader_texts_only_when_embeddings_are_on(
     entry = make_app().conf.beat_schedule["embed-missing"]
     assert entry["task"] == "workers.tasks.embed_missing"
     assert make_app().conf.task_routes["workers.tasks.embed_missing"] == {"queue": "ingest"}
+
+
+def test_a_revised_text_is_embedded_again_and_an_upvote_change_is_not(
+    db_url: str, embeddings_on: None
+):
+    from newsletter.ingest.normalise import PaperRecord
+    from newsletter.ingest.store import upsert_papers
+
+    def store(**fields) -> None:
+        values = {"arxiv_id": "2411.00001", "title": "A method", "source": "oai", **fields}
+        with session_scope() as session:
+            upsert_papers(session, [PaperRecord(**values)])
+
+    store(abstract="We study protein folding.", version=1)
+    assert jobs.embed()["papers"] == 1
+    store(abstract="We study protein folding.", version=1, upvotes=40, source="hf")
+    assert jobs.embed()["papers"] == 0  # same text: the vector still describes it
+    store(abstract="We study speech and audio.", version=2)
+    assert jobs.embed()["papers"] == 1
+    with session_scope() as session:
+        paper = session.scalars(select(Paper)).one()
+        want = fake_embedder.FakeEmbedder().encode([paper_text(paper.title, paper.abstract)])
+        np.testing.assert_allclose(from_bytes(paper.embedding), want[0], rtol=1e-6)
+
+
+def test_two_embed_tasks_at_once_share_the_work(pg_url: str, monkeypatch: pytest.MonkeyPatch):
+    """Rows taken by one task are skipped by the other: each paper reaches the model once."""
+    import threading
+
+    use(monkeypatch, "tests.ranking.fake_embedder:make_slow")
+    with session_scope() as session:
+        add_papers(session, papers(), NOW)
+    items = len(papers())
+    sent: list[int] = []
+    original = fake_embedder.FakeEmbedder.encode
+
+    def counting(self, texts):
+        sent.append(len(texts))
+        return original(self, texts)
+
+    monkeypatch.setattr(fake_embedder.FakeEmbedder, "encode", counting)
+    monkeypatch.setattr("newsletter.ranking.vectors.BATCH", 4)
+    results: dict[str, dict] = {}
+    threads = [
+        threading.Thread(target=lambda n=n: results.__setitem__(n, jobs.embed()))
+        for n in ("a", "b")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r["papers"] for r in results.values()) == items
+    assert sum(sent) == items  # no paper embedded twice
+    assert all(r["papers"] > 0 for r in results.values())  # both did a share
+
+
+def test_a_model_that_returns_nan_cannot_poison_the_ranking(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    from newsletter.ranking.score import fit_edition, rank
+    from newsletter.ranking.vectors import paper_vectors
+    from tests.ranking.factories import paper
+
+    use(monkeypatch, "tests.ranking.fake_embedder:make_broken")
+    items = [*papers(), paper("bad.1", "A glitch in the matrix", "Nothing to see.")]
+    with session_scope() as session:
+        add_papers(session, items, NOW)
+    assert jobs.embed()["papers"] == len(items)
+    with session_scope() as session:
+        vectors = paper_vectors(session, [p.arxiv_id for p in items], "fake-concepts-v1")
+    assert not vectors["bad.1"].any()  # stored as zeros: "no vector"
+    model = fit_edition(items, vectors=vectors)
+    picks = rank(model, [Profile(keywords=[OOD])], 4)[0]
+    assert len(picks) == 4 and all(np.isfinite(p.score) for p in picks)
