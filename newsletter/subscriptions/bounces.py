@@ -29,6 +29,7 @@ from newsletter.models import (
     Suppression,
     SuppressionReason,
 )
+from newsletter.subscriptions.inbound import redacted_payload
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +109,8 @@ def parse_ses_event(message: str) -> SesEvent:
     elif event_type == "delivery" and isinstance(section, dict):
         detail = str(section.get("smtpResponse") or "")
     if event_type == "received":
-        # An email to us (SES receiving): keep its headers, not the whole raw message.
-        payload = {key: value for key, value in payload.items() if key != "content"}
+        # An email to us (SES receiving): keep its headers, not the raw message or token.
+        payload = redacted_payload(payload)
     return SesEvent(event_type, message_id, recipients, permanent, detail[:2000], payload)
 
 

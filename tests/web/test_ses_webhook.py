@@ -355,3 +355,31 @@ def test_other_emails_and_forged_tokens_are_only_recorded(sns_client: TestClient
     assert response.json() == {"status": "recorded"}
     assert reload(subscriber.id).status == SubscriberStatus.ACTIVE
     assert count(EmailEvent) == 1
+
+
+def test_a_full_stop_after_the_token_and_a_base64_raw_message_still_unsubscribe(
+    sns_client: TestClient,
+):
+    import base64
+
+    first = make_subscriber("one@example.org")
+    second = make_subscriber("two@example.org")
+    typed = notification(received(mailto_subject(first.id) + "."))
+    assert post(sns_client, typed).json() == {"status": "unsubscribed"}
+    event = received(None, raw_subject=mailto_subject(second.id))
+    event["receipt"]["action"]["encoding"] = "BASE64"
+    event["content"] = base64.b64encode(event["content"].encode()).decode()
+    assert post(sns_client, notification(event)).json() == {"status": "unsubscribed"}
+    assert reload(first.id).status == reload(second.id).status == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_the_stored_event_keeps_no_token(sns_client: TestClient):
+    subscriber = make_subscriber("reader@example.org")
+    subject = mailto_subject(subscriber.id)
+    token = subject.split()[-1]
+    event = received(subject)
+    event["mail"]["headers"] = [{"name": "Subject", "value": subject}]
+    post(sns_client, notification(event))
+    with session_scope() as session:
+        stored = json.dumps(session.scalars(select(EmailEvent)).one().payload)
+    assert token not in stored and "unsubscribe [token]" in stored
