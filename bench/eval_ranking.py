@@ -14,7 +14,8 @@ Methods, side by side:
   (c) final blend      newsletter.ranking.rank with the default weights, as installed
                        by default (no embeddings)
   (c) + MiniLM         the same with stored all-MiniLM-L6-v2 vectors
-                       (NEWSLETTER_EMBEDDINGS=minilm, NEWSLETTER_RANK_DENSE_WEIGHT)
+                       (NEWSLETTER_EMBEDDINGS=minilm; shares set by
+                       NEWSLETTER_RANK_DENSE_TEXT_WEIGHT / _DENSE_PAPER_WEIGHT)
 and the anchors the issue names, rebuilt here from what they publish:
   HF trending          upvotes only
   arxiv-sanity-lite    tf-idf (its settings) + a LinearSVC per reader, the reader's seed

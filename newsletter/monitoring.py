@@ -454,7 +454,8 @@ def overview(
 def embedding_coverage(session: Session, now: datetime) -> dict[str, Any] | None:
     """Recent papers with and without a vector of the configured model; None when off.
 
-    Reads the setting only: this never loads a model.
+    Reads the setting: "minilm" loads no model (only a custom factory is loaded to
+    learn its name).
     """
     from newsletter.ranking.embedder import EmbeddingsUnavailable, configured_model_name
 

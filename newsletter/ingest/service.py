@@ -236,7 +236,8 @@ def _store(source: str, collected: Collected) -> dict[str, Any]:
     try:
         return _store_records(source, collected, error)
     except SQLAlchemyError as exc:
-        # Nothing of this batch was stored (one transaction); say so where operators look.
+        # The last batch was not stored (one transaction); say so where operators look,
+        # with what a long run did store in earlier batches.
         with session_scope() as session:
             session.add(
                 IngestRun(
@@ -244,6 +245,9 @@ def _store(source: str, collected: Collected) -> dict[str, Any]:
                     fetched=collected.stored_records
                     + len(collected.records)
                     + len(collected.problems),
+                    new=collected.stored.new,
+                    updated=collected.stored.updated,
+                    skipped=collected.stored.unchanged,
                     error=f"could not store the papers: {type(exc).__name__}: {exc}"[:2000],
                     problems=collected.problems[:200],
                     finished_at=utcnow(),
