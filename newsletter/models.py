@@ -152,8 +152,13 @@ class Subscriber(Base):
     # so the form cannot be used to flood someone's inbox.
     last_signup_mail_at: Mapped[datetime | None]
 
+    # In the order they were added: a reader's description parts join the same way
+    # everywhere (its stored embedding is looked up by that text).
     interests: Mapped[list[Interest]] = relationship(
-        back_populates="subscriber", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="subscriber",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="Interest.id",
     )
 
 
