@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import zoneinfo
 from datetime import date
 from pathlib import Path
@@ -224,6 +225,17 @@ class Settings(BaseSettings):
         assert value is not None
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("embeddings")
+    @classmethod
+    def _embeddings_choice(cls, value: str) -> str:
+        # Only the form is checked here; importing a model is the embed task's job.
+        value = value.strip()
+        if value.lower() in ("off", "none", "0", "false", "minilm"):
+            return value.lower()
+        if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value):
+            raise ValueError("must be off, minilm, or package.module:factory")
         return value
 
     @field_validator("base_url")

@@ -109,12 +109,18 @@ def embed(limit: int | None = None) -> dict[str, Any]:
             break
     with session_scope() as session:
         texts = embed_texts(session, embedder, reader_texts(session))
+    seconds = round(time.perf_counter() - started, 2)
+    if papers or texts:
+        log.info(
+            "embedded %d papers and %d reader texts with %s in %.1fs",
+            papers, texts, embedder.name, seconds,
+        )  # fmt: skip
     return {
         "enabled": True,
         "model": embedder.name,
         "papers": papers,
         "texts": texts,
-        "seconds": round(time.perf_counter() - started, 2),
+        "seconds": seconds,
     }
 
 

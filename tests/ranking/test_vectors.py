@@ -186,7 +186,6 @@ def test_the_embed_command_reports_counts_and_explains_when_off(
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("nonsense", "use off, minilm or package.module:factory"),
         ("no_such_module_here:make", "No module named 'no_such_module_here'"),
         ("tests.ranking.fake_embedder:nope", "has no attribute 'nope'"),
     ],
@@ -201,6 +200,27 @@ def test_a_bad_embeddings_setting_is_one_clear_line(
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_malformed_embeddings_setting_stops_start_up_with_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "NEWSLETTER_EMBEDDINGS": "nonsense",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "newsletter.cli", "embed"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Error: invalid configuration: NEWSLETTER_EMBEDDINGS: Value error, must be off, "
+        "minilm, or package.module:factory"
+    ]
 
 
 def test_minilm_without_the_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch):
