@@ -252,14 +252,20 @@ def main() -> None:
         ]
     ablated = dense_model or model
     dense_or_none = stored[0] if isinstance(stored, tuple) else None
+    base = "(c) + MiniLM" if dense_or_none is not None else "(c)"
     methods += [
         (
-            "    (c) without trending/recency/category",
+            "    (c) default install without expansion",
+            model,
+            blend(replace(defaults, expansion=0.0)),
+        ),
+        (
+            f"    {base} w/o trending/recency/category",
             ablated,
             blend(replace(defaults, trending=0.0, recency=0.0, category=0.0), dense_or_none),
         ),
         (
-            "    (c) without diversity (MMR)",
+            f"    {base} without diversity (MMR)",
             ablated,
             blend(replace(defaults, mmr_lambda=1.0, duplicate_similarity=1.01), dense_or_none),
         ),
@@ -275,7 +281,7 @@ def main() -> None:
         print(f"MiniLM rows left out: {stored}")
     print()
     header = (
-        f"{'method':<44} {'nDCG@10':>8} {'P@5':>6}   {'tune nDCG':>9} {'P@5':>6}"
+        f"{'method':<46} {'nDCG@10':>8} {'P@5':>6}   {'tune nDCG':>9} {'P@5':>6}"
         f"   {'held-out nDCG':>13} {'P@5':>6}"
     )
     print(header)
@@ -299,7 +305,7 @@ def main() -> None:
             return float(np.mean(chosen))
 
         print(
-            f"{name:<44} {mean(n_scores):>8.3f} {mean(p_scores):>6.3f}"
+            f"{name:<46} {mean(n_scores):>8.3f} {mean(p_scores):>6.3f}"
             f"   {mean(n_scores, False):>9.3f} {mean(p_scores, False):>6.3f}"
             f"   {mean(n_scores, True):>13.3f} {mean(p_scores, True):>6.3f}"
         )

@@ -204,6 +204,14 @@ class Settings(BaseSettings):
     rank_dense_text_weight: float = Field(
         0.8, validation_alias=_env("NEWSLETTER_RANK_DENSE_TEXT_WEIGHT"), ge=0, le=1
     )
+    # Without embeddings: share of keyword/description relevance taken from similarity
+    # to the reader's best few matches (pseudo-relevance feedback); 0 turns it off.
+    rank_expansion_weight: float = Field(
+        0.5, validation_alias=_env("NEWSLETTER_RANK_EXPANSION_WEIGHT"), ge=0, le=1
+    )
+    rank_expansion_depth: int = Field(
+        2, validation_alias=_env("NEWSLETTER_RANK_EXPANSION_DEPTH"), ge=1, le=20
+    )
 
     @field_validator("database_url")
     @classmethod

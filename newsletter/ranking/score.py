@@ -21,6 +21,10 @@ Score of paper p for reader u (every weight is a setting, default in brackets):
                  texts are where exact words fail), the seed/liked papers' with share
                  NEWSLETTER_RANK_DENSE_PAPER_WEIGHT [0.1]. Chosen on the tuning half of
                  bench/eval_ranking.py.
+                 Without a dense match, the keyword/description signal is expanded
+                 instead: mixed with similarity to the reader's best
+                 NEWSLETTER_RANK_EXPANSION_DEPTH [2] matches, share
+                 NEWSLETTER_RANK_EXPANSION_WEIGHT [0.5] (pseudo-relevance feedback).
                  Once a reader has NEWSLETTER_RANK_MIN_FEEDBACK [6] labelled papers (at
                  least 2 liked/clicked and 2 hidden/ignored), a per-reader logistic
                  regression over tf-idf (see feedback.py) is mixed in with weight
@@ -305,13 +309,13 @@ def _mix_dense_text(
     texts: _Texts,
     share: float,
     known: np.ndarray,
-) -> None:
+) -> np.ndarray:
     """Blend in, per reader, the best dense match of any one of their texts (in place).
 
     The best single keyword or description, as with seeds: one reader's several
     keywords are often several interests. On the reader's tf-idf scale; a reader whose
     words tf-idf does not know at all gets the dense match alone. Candidates without a
-    vector (`known` False) keep their tf-idf value.
+    vector (`known` False) keep their tf-idf value. Returns which readers had one.
     """
     groups = [
         [
@@ -324,13 +328,38 @@ def _mix_dense_text(
     slot, best = _group_max(texts.scaled, texts.position, groups)
     has = slot >= 0
     if not has.any():
-        return
+        return has
     rows = np.flatnonzero(has)
     top = text[rows].max(axis=1, keepdims=True)
     scale = np.where(top > 0, top, 1.0)
     share_of = np.where(top > 0, share, 1.0)
     mixed = (1 - share_of) * text[rows] + share_of * best[slot[rows]] * scale
     text[rows] = np.where(known[None, :], mixed, text[rows])
+    return has
+
+
+def _expand(
+    model: EditionModel, text: np.ndarray, readers: np.ndarray, depth: int, share: float
+) -> None:
+    """Pseudo-relevance feedback, in place: mix in similarity to each reader's top papers.
+
+    The `depth` papers the reader's words match best stand in for more of their words:
+    papers close to them score too, though they share none of the reader's terms
+    ("epidemic forecasting" finds the dengue and influenza papers). The similarities
+    come from the edition's paper-by-paper table, so this is a row gather, not a query.
+    The mix is on the reader's own tf-idf scale, like the dense signal.
+    """
+    best = text.max(axis=1)
+    rows = np.flatnonzero(readers & (best > 0))
+    if not len(rows) or text.shape[1] <= depth:
+        return
+    top = np.argpartition(-text[rows], depth, axis=1)[:, :depth]
+    near = model.similarity_rows(top[:, 0])
+    for j in range(1, depth):
+        near += model.similarity_rows(top[:, j])
+    top_near = near.max(axis=1, keepdims=True)
+    near *= (best[rows][:, None] / np.where(top_near > 0, top_near, 1.0)).astype(np.float32)
+    text[rows] = (1 - share) * text[rows] + share * near
 
 
 def _incidence(cells: tuple[list[int], list[int]], n_rows: int, n_cols: int) -> sparse.csr_matrix:
@@ -374,9 +403,14 @@ def _rank_chunk(
         ]
     )
     text = (query @ model.matrix_t).toarray()
+    dense_text = np.zeros(n_readers, dtype=bool)
     if texts is not None and len(texts.position):
         assert model.dense_known is not None
-        _mix_dense_text(text, profiles, texts, w.dense_text, model.dense_known)
+        dense_text = _mix_dense_text(text, profiles, texts, w.dense_text, model.dense_known)
+    if w.expansion > 0:
+        # Readers' words miss papers that say the same in other words; without a dense
+        # match to find those, borrow the vocabulary of their best matches.
+        _expand(model, text, ~dense_text, w.expansion_depth, w.expansion)
     text[ex_rows, ex_cols] = 0.0
 
     # --- reference papers: max over seeds, over liked/clicked; hidden apart ------------

@@ -34,6 +34,8 @@ class RankWeights:
     min_feedback: int = 6
     dense_paper: float = 0.1
     dense_text: float = 0.8
+    expansion: float = 0.5
+    expansion_depth: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RankWeights:
@@ -54,6 +56,8 @@ class RankWeights:
             min_feedback=settings.rank_min_feedback,
             dense_paper=settings.rank_dense_paper_weight,
             dense_text=settings.rank_dense_text_weight,
+            expansion=settings.rank_expansion_weight,
+            expansion_depth=settings.rank_expansion_depth,
         )
 
 

@@ -140,7 +140,8 @@ def test_a_candidate_without_a_vector_keeps_its_tf_idf_score():
     """Embedding lags behind ingest: such a paper must not sink below where tf-idf put it."""
     items = papers()
     reader = Profile(keywords=[OOD])
-    plain = {p.arxiv_id: p.score for p in rank(fit_edition(items), [reader], 6)[0]}
+    lexical = replace(RankWeights(), expansion=0.0)  # tf-idf exactly, to compare with
+    plain = {p.arxiv_id: p.score for p in rank(fit_edition(items), [reader], 6, weights=lexical)[0]}
     vectors = vectors_of(items)
     del vectors["ood.1"]  # not embedded yet
     model = fit_edition(items, vectors=vectors)

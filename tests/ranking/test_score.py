@@ -221,10 +221,18 @@ def test_weights_come_from_the_settings(monkeypatch):
     monkeypatch.setenv("NEWSLETTER_RANK_MMR_LAMBDA", "0.9")
     monkeypatch.setenv("NEWSLETTER_RANK_DENSE_TEXT_WEIGHT", "0.5")
     monkeypatch.setenv("NEWSLETTER_RANK_DENSE_PAPER_WEIGHT", "0")
+    monkeypatch.setenv("NEWSLETTER_RANK_EXPANSION_WEIGHT", "0.25")
+    monkeypatch.setenv("NEWSLETTER_RANK_EXPANSION_DEPTH", "3")
     get_settings.cache_clear()
     weights = configured_weights()
     assert weights == replace(
-        RankWeights(), trending=0.5, mmr_lambda=0.9, dense_text=0.5, dense_paper=0.0
+        RankWeights(),
+        trending=0.5,
+        mmr_lambda=0.9,
+        dense_text=0.5,
+        dense_paper=0.0,
+        expansion=0.25,
+        expansion_depth=3,
     )
 
 
@@ -288,3 +296,28 @@ def test_a_passing_mention_in_the_abstract_earns_less_than_the_full_keyword_bonu
     )
     assert scaled["about"] == pytest.approx(plain["about"])  # in the title: full bonus
     assert scaled["mention"] < plain["mention"]
+
+
+def test_without_embeddings_the_readers_best_matches_bring_papers_in_other_words():
+    """Pseudo-relevance feedback: the dengue paper never says "epidemic forecasting"."""
+    items = [
+        *edition(),
+        paper("epi.1", "Epidemic forecasting with weekly case counts",
+              "We forecast influenza outbreaks from weekly case counts and mobility data."),
+        paper("epi.2", "Probabilistic epidemic forecasting ensembles",
+              "Ensembles forecast weekly case counts of outbreaks across regions."),
+        paper("den.1", "Predicting dengue outbreaks",
+              "Weekly case counts of dengue outbreaks follow rainfall and mobility data."),
+        paper("fc.1", "Forecasting electricity demand",
+              "Load forecasting for power grids with gradient boosting."),
+    ]  # fmt: skip
+    reader = Profile(keywords=["epidemic forecasting"])
+    model = fit_edition(items)
+    off = [
+        p.arxiv_id
+        for p in rank(model, [reader], 4, weights=replace(RankWeights(), expansion=0.0))[0]
+    ]
+    on = [p.arxiv_id for p in rank(model, [reader], 4)[0]]
+    assert set(off[:2]) == set(on[:2]) == {"epi.1", "epi.2"}
+    assert "den.1" not in off  # shares no word with "epidemic forecasting"
+    assert "den.1" in on  # but much with the reader's two best matches
