@@ -27,7 +27,7 @@ from newsletter.models import (
 )
 from newsletter.ranking.embedder import configured_model_name
 from newsletter.ranking.profile import CandidatePaper, Pick, Profile
-from newsletter.ranking.score import DenseVectors, EditionModel, fit_edition, rank
+from newsletter.ranking.score import DenseVectors, EditionModel, dense_ready, fit_edition, rank
 from newsletter.ranking.vectors import from_bytes, paper_vectors, text_vectors
 from newsletter.ranking.weights import configured_weights
 from newsletter.schedule import due_subscribers
@@ -232,7 +232,7 @@ def dense_for(
 ) -> DenseVectors | None:
     """Load the stored vectors of the chunk's library papers and readers' texts, if any."""
     name = configured_model_name()
-    if name is None or model.dense is None:
+    if name is None or not dense_ready(model):
         return None
     texts = {t for p in profiles for t in p.keywords}
     texts.update(p.description for p in profiles if p.description)

@@ -72,6 +72,8 @@ __all__ = ["CHUNK_SIZE", "DenseVectors", "EditionModel", "RankWeights", "fit_edi
 
 # Readers per vectorised pass: a few (chunk x papers) float32 matrices at a time.
 CHUNK_SIZE = 250
+# Share of candidates with a vector below which embeddings are left out (dense_ready).
+DENSE_MIN_COVERAGE = 0.8
 # Feedback models are trained in sub-batches to bound the (batch, n, papers) kernel.
 FEEDBACK_BATCH = 128
 MAX_POSITIVES = 32
@@ -120,7 +122,7 @@ def _rank(
     # once for the whole call, however many chunks follow.
     refs = _refs(model, profiles, library)
     texts = None
-    if model.dense is not None:
+    if dense_ready(model):
         dense = dense or DenseVectors()
         if weights.dense_paper > 0:
             _mix_dense_refs(model, refs, dense, weights.dense_paper)
@@ -134,6 +136,20 @@ def _rank(
         chunk = profiles[start : start + chunk_size]
         picks.extend(_rank_chunk(model, chunk, k, weights, refs, static, texts))
     return picks
+
+
+def dense_ready(model: EditionModel) -> bool:
+    """Whether enough candidates have vectors for the dense signal to help, not hurt.
+
+    Papers without a vector rank by tf-idf alone, which is on a different footing from
+    the mixed scores of the others. On the evaluation set (bench/eval_ranking.py, papers
+    embedded at random) nDCG@10 was 0.769 with half of them embedded, 0.812 with 80 %
+    and 0.851 with all, against 0.799 for tf-idf with expansion alone: below this share
+    the edition ranks as the default install does until the embed task catches up.
+    """
+    if model.dense is None or model.dense_known is None or not len(model.dense_known):
+        return False
+    return float(model.dense_known.mean()) >= DENSE_MIN_COVERAGE
 
 
 @dataclass

@@ -8,7 +8,7 @@ import numpy as np
 
 from newsletter.ranking.dense import DenseVectors, scaled_similarity
 from newsletter.ranking.profile import Profile
-from newsletter.ranking.score import RankWeights, fit_edition, rank
+from newsletter.ranking.score import RankWeights, dense_ready, fit_edition, rank
 from tests.ranking.factories import edition, paper
 from tests.ranking.fake_embedder import FakeEmbedder
 
@@ -170,3 +170,16 @@ def test_a_seed_sharing_no_words_with_the_edition_still_steers_through_its_vecto
         model, [reader], 3, library={"2401.2": seed.text}, dense=dense_for(papers_outside=[seed])
     )[0]
     assert set(ids(picks)) == {"nov.1", "ood.1", "ood.2"}
+
+
+def test_with_too_few_candidates_embedded_the_edition_ranks_as_without_vectors():
+    """Half-embedded editions (the embed task still running) rank as the default install."""
+    items = papers()
+    readers = [Profile(keywords=[OOD]), Profile(description="novelty of classifiers")]
+    plain = rank(fit_edition(items), readers, 6)
+    half = {a: v for n, (a, v) in enumerate(vectors_of(items).items()) if n % 2 == 0}
+    model = fit_edition(items, vectors=half)
+    assert not dense_ready(model)
+    mixed = rank(model, readers, 6, dense=dense_for(OOD, "novelty of classifiers"))
+    assert [ids(p) for p in mixed] == [ids(p) for p in plain]
+    assert dense_ready(fit_edition(items, vectors=vectors_of(items)))
