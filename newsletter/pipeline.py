@@ -6,6 +6,7 @@ in-process for the embedded default.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from newsletter.models import (
     Paper,
     Subscriber,
 )
-from newsletter.ranking.embedder import configured_model_name
+from newsletter.ranking.embedder import EmbeddingsUnavailable, configured_model_name
 from newsletter.ranking.profile import CandidatePaper, Pick, Profile
 from newsletter.ranking.score import DenseVectors, EditionModel, dense_ready, fit_edition, rank
 from newsletter.ranking.vectors import from_bytes, paper_vectors, text_vectors
@@ -33,6 +34,8 @@ from newsletter.ranking.weights import configured_weights
 from newsletter.schedule import due_subscribers
 from newsletter.subscriptions.service import preferences_of
 from newsletter.timeutil import utcnow
+
+log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 100
 HISTORY = timedelta(days=90)
@@ -90,6 +93,15 @@ def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
+def _vectors_model() -> str | None:
+    """The stored vectors to rank with; a model that cannot load never stops a digest."""
+    try:
+        return configured_model_name()
+    except EmbeddingsUnavailable as exc:
+        log.error("ranking without embeddings: %s", exc)
+        return None
+
+
 # Per-process cache of fitted edition models: fitting is the expensive part, done once
 # per edition per worker process rather than once per chunk or per reader.
 _models: dict[tuple[int, int, int], EditionModel] = {}
@@ -101,7 +113,7 @@ def edition_model(session: Session, edition: Edition) -> EditionModel:
     With embeddings on, the model is fitted again once more candidates have vectors
     (the embed task may still be running when the edition opens): one count per call.
     """
-    vectors_model = configured_model_name()
+    vectors_model = _vectors_model()
     embedded = 0
     if vectors_model:
         embedded = (
@@ -231,7 +243,7 @@ def dense_for(
     session: Session, profiles: Sequence[Profile], model: EditionModel, library: dict[str, str]
 ) -> DenseVectors | None:
     """Load the stored vectors of the chunk's library papers and readers' texts, if any."""
-    name = configured_model_name()
+    name = _vectors_model()
     if name is None or not dense_ready(model):
         return None
     texts = {t for p in profiles for t in p.keywords}

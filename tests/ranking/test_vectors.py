@@ -322,3 +322,29 @@ def test_a_model_that_returns_nan_cannot_poison_the_ranking(
     model = fit_edition(items, vectors=vectors)
     picks = rank(model, [Profile(keywords=[OOD])], 4)[0]
     assert len(picks) == 4 and all(np.isfinite(p.score) for p in picks)
+
+
+def test_a_model_that_cannot_load_never_stops_a_digest(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    items = papers()
+    with session_scope() as session:
+        add_papers(session, items, NOW)
+        reader = add_subscriber(
+            session, "r@example.org", Preferences(keywords=[OOD]), confirmed=True
+        )
+        edition = Edition(
+            key="daily-2026-11-26",
+            frequency="daily",
+            window_start=NOW,
+            window_end=NOW + timedelta(days=1),
+            candidate_ids=[p.arxiv_id for p in items],
+        )
+        session.add(edition)
+        session.flush()
+        delivery = Delivery(edition_id=edition.id, subscriber_id=reader.id, created_at=NOW)
+        session.add(delivery)
+        session.flush()
+        use(monkeypatch, "tests.ranking.fake_embedder:no_such_factory")
+        assert pick_papers(session, [delivery.id], now=NOW) == [delivery.id]
+    assert "ranking without embeddings" in caplog.text
