@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from newsletter.db import session_scope
 from newsletter.models import SubscriberStatus
@@ -127,6 +128,18 @@ def bad_link(request: Request, message: str) -> HTMLResponse:
     )
 
 
+async def open_form(request: Request, token: str) -> tuple[PageData, FormData] | Response:
+    """Load the page behind a link and read a posted form, or the page that says why not."""
+    try:
+        data = await run_in_threadpool(load_page, token)
+        form = await read_form(request)
+    except InvalidToken as exc:
+        return bad_link(request, str(exc))
+    except BadForm:
+        return unreadable(request)
+    return data, form
+
+
 @router.get("/preferences/{token}", response_class=HTMLResponse)
 async def preferences_page(request: Request, token: str, saved: str | None = None) -> Response:
     try:
@@ -138,13 +151,10 @@ async def preferences_page(request: Request, token: str, saved: str | None = Non
 
 @router.post("/preferences/{token}", response_class=HTMLResponse)
 async def preferences_submit(request: Request, token: str) -> Response:
-    try:
-        data = await run_in_threadpool(load_page, token)
-        form = await read_form(request)
-    except InvalidToken as exc:
-        return bad_link(request, str(exc))
-    except BadForm:
-        return unreadable(request)
+    opened = await open_form(request, token)
+    if isinstance(opened, Response):
+        return opened
+    data, form = opened
     result = parse_preferences_form(form, with_email=False)
     problem = csrf_problem(request, form)
     if problem:
@@ -163,13 +173,10 @@ async def preferences_submit(request: Request, token: str) -> Response:
 
 @router.post("/preferences/{token}/feedback", response_class=HTMLResponse)
 async def feedback_submit(request: Request, token: str) -> Response:
-    try:
-        data = await run_in_threadpool(load_page, token)
-        form = await read_form(request)
-    except InvalidToken as exc:
-        return bad_link(request, str(exc))
-    except BadForm:
-        return unreadable(request)
+    opened = await open_form(request, token)
+    if isinstance(opened, Response):
+        return opened
+    data, form = opened
     problem = csrf_problem(request, form)
     if problem:
         return page(request, token, data, errors={"form": problem}, status_code=400)
@@ -187,13 +194,10 @@ async def feedback_submit(request: Request, token: str) -> Response:
 
 @router.post("/preferences/{token}/email", response_class=HTMLResponse)
 async def email_change_submit(request: Request, token: str) -> Response:
-    try:
-        data = await run_in_threadpool(load_page, token)
-        form = await read_form(request)
-    except InvalidToken as exc:
-        return bad_link(request, str(exc))
-    except BadForm:
-        return unreadable(request)
+    opened = await open_form(request, token)
+    if isinstance(opened, Response):
+        return opened
+    data, form = opened
     raw = form.get("new_email")
     new_email = raw.strip()[:400] if isinstance(raw, str) else ""
     problem = csrf_problem(request, form)
