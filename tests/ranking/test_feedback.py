@@ -14,16 +14,15 @@ from newsletter.db import session_scope
 from newsletter.models import (
     Delivery,
     DeliveryState,
-    Edition,
     Feedback,
     FeedbackKind,
-    Paper,
 )
 from newsletter.pipeline import pick_papers
 from newsletter.ranking.feedback import L2, balanced_weights, decision, fit_dual
 from newsletter.ranking.profile import Profile
 from newsletter.ranking.score import RankWeights, fit_edition, rank
 from newsletter.subscriptions.service import Preferences, add_subscriber
+from tests.ranking.dbfactories import add_papers, daily_edition, pending_delivery
 from tests.ranking.factories import NOW, edition, paper, topic_of
 
 
@@ -76,21 +75,6 @@ def test_enough_feedback_trains_a_model_that_reorders_the_digest():
     assert llm_rank(full) > llm_rank(no_model)
 
 
-def add_papers(session, papers, first_seen):
-    for p in papers:
-        session.add(
-            Paper(
-                arxiv_id=p.arxiv_id,
-                title=p.title,
-                abstract=p.abstract,
-                categories=p.categories,
-                upvotes=p.upvotes,
-                published_at=p.published_at,
-                first_seen_at=first_seen,
-            )
-        )
-
-
 def test_likes_and_hides_in_the_database_change_the_next_digest(db_url: str):
     """Two readers with the same interests; one liked graph papers and hid diffusion ones."""
     papers = edition()
@@ -101,22 +85,8 @@ def test_likes_and_hides_in_the_database_change_the_next_digest(db_url: str):
         prefs = Preferences(description="results on standard benchmarks", max_papers=4)
         plain = add_subscriber(session, "plain@example.org", prefs, confirmed=True)
         rater = add_subscriber(session, "rater@example.org", prefs, confirmed=True)
-        first = Edition(
-            key="daily-2026-11-25",
-            frequency="daily",
-            window_start=NOW - timedelta(days=1),
-            window_end=NOW,
-            candidate_ids=[p.arxiv_id for p in old],
-        )
-        second = Edition(
-            key="daily-2026-11-26",
-            frequency="daily",
-            window_start=NOW,
-            window_end=NOW + timedelta(days=1),
-            candidate_ids=[p.arxiv_id for p in new],
-        )
-        session.add_all([first, second])
-        session.flush()
+        first = daily_edition(session, old, days=-1)
+        second = daily_edition(session, new)
         for subscriber in (plain, rater):
             session.add(
                 Delivery(
@@ -136,12 +106,7 @@ def test_likes_and_hides_in_the_database_change_the_next_digest(db_url: str):
         ]
         for arxiv_id, kind in ratings:
             session.add(Feedback(subscriber_id=rater.id, arxiv_id=arxiv_id, kind=kind))
-        deliveries = [
-            Delivery(edition_id=second.id, subscriber_id=s.id, created_at=NOW)
-            for s in (plain, rater)
-        ]
-        session.add_all(deliveries)
-        session.flush()
+        deliveries = [pending_delivery(session, second.id, s.id) for s in (plain, rater)]
         ready = pick_papers(session, [d.id for d in deliveries], now=NOW)
         assert sorted(ready) == sorted(d.id for d in deliveries)
 
@@ -170,22 +135,8 @@ def test_a_paper_in_an_earlier_digest_is_not_sent_again(sqlite_url: str, state: 
             Preferences(keywords=["graph neural networks"]),
             confirmed=True,
         )
-        earlier = Edition(
-            key="daily-2026-11-25",
-            frequency="daily",
-            window_start=NOW - timedelta(days=1),
-            window_end=NOW,
-            candidate_ids=[p.arxiv_id for p in papers],
-        )
-        today = Edition(
-            key="daily-2026-11-26",
-            frequency="daily",
-            window_start=NOW,
-            window_end=NOW + timedelta(days=1),
-            candidate_ids=[p.arxiv_id for p in papers],
-        )
-        session.add_all([earlier, today])
-        session.flush()
+        earlier = daily_edition(session, papers, days=-1)
+        today = daily_edition(session, papers)
         session.add(
             Delivery(
                 edition_id=earlier.id,
@@ -195,9 +146,7 @@ def test_a_paper_in_an_earlier_digest_is_not_sent_again(sqlite_url: str, state: 
                 created_at=NOW - timedelta(hours=20),
             )
         )
-        delivery = Delivery(edition_id=today.id, subscriber_id=reader.id, created_at=NOW)
-        session.add(delivery)
-        session.flush()
+        delivery = pending_delivery(session, today.id, reader.id)
         pick_papers(session, [delivery.id], now=NOW)
         picked = [p["arxiv_id"] for p in delivery.papers or []]
     assert picked[:2] == ["graph.3", "graph.4"] or set(picked[:2]) == {"graph.3", "graph.4"}
@@ -216,18 +165,8 @@ def test_a_seed_paper_from_an_earlier_edition_steers_the_digest(sqlite_url: str)
         reader = add_subscriber(
             session, "s@example.org", Preferences(seed_papers=["2401.00001"]), confirmed=True
         )
-        today = Edition(
-            key="daily-2026-11-26",
-            frequency="daily",
-            window_start=NOW,
-            window_end=NOW + timedelta(days=1),
-            candidate_ids=[p.arxiv_id for p in papers],  # the seed is not a candidate
-        )
-        session.add(today)
-        session.flush()
-        delivery = Delivery(edition_id=today.id, subscriber_id=reader.id, created_at=NOW)
-        session.add(delivery)
-        session.flush()
+        today = daily_edition(session, papers)  # the seed is not a candidate
+        delivery = pending_delivery(session, today.id, reader.id)
         pick_papers(session, [delivery.id], now=NOW)
         picked = delivery.papers or []
     assert [topic_of(p["arxiv_id"]) for p in picked[:3]] == ["diffusion"] * 3
@@ -252,19 +191,9 @@ def test_a_preview_ranks_exactly_as_the_send_path(sqlite_url: str, monkeypatch):
             confirmed=True,
         )
         session.add(Feedback(subscriber_id=reader.id, arxiv_id="graph.1", kind=FeedbackKind.HIDDEN))
-        today = Edition(
-            key="daily-2026-11-26",
-            frequency="daily",
-            window_start=NOW,
-            window_end=NOW + timedelta(days=1),
-            candidate_ids=[p.arxiv_id for p in papers],
-        )
-        session.add(today)
-        session.flush()
+        today = daily_edition(session, papers)
         preview = ranked_picks(session, today, reader)
-        delivery = Delivery(edition_id=today.id, subscriber_id=reader.id, created_at=NOW)
-        session.add(delivery)
-        session.flush()
+        delivery = pending_delivery(session, today.id, reader.id)
         pick_papers(session, [delivery.id], now=NOW)
         sent = delivery.papers or []
     assert [p["arxiv_id"] for p in preview] == [p["arxiv_id"] for p in sent]

@@ -45,8 +45,8 @@ def test_the_embed_job_stores_minilm_vectors(sqlite_url, monkeypatch, minilm):
     from newsletter.config import get_settings
     from newsletter.db import session_scope
     from newsletter.ranking import embedder
+    from tests.ranking.dbfactories import add_papers
     from tests.ranking.factories import NOW, edition
-    from tests.ranking.test_feedback import add_papers
 
     monkeypatch.setenv("NEWSLETTER_EMBEDDINGS", "minilm")
     get_settings.cache_clear()

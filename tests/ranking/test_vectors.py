@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from newsletter import jobs
 from newsletter.cli import cli
 from newsletter.db import session_scope
-from newsletter.models import Delivery, Edition, Paper, TextEmbedding
+from newsletter.models import Paper, TextEmbedding
 from newsletter.pipeline import pick_papers
 from newsletter.ranking import embedder as embedder_module
 from newsletter.ranking.embedder import EmbeddingsUnavailable, load_embedder
@@ -21,9 +21,9 @@ from newsletter.ranking.profile import Profile
 from newsletter.ranking.vectors import from_bytes, paper_text
 from newsletter.subscriptions.service import Preferences, add_subscriber, unsubscribe
 from tests.ranking import fake_embedder
+from tests.ranking.dbfactories import add_papers, daily_edition, pending_delivery
 from tests.ranking.factories import NOW
 from tests.ranking.test_dense import OOD, papers
-from tests.ranking.test_feedback import add_papers
 
 FAKE = "tests.ranking.fake_embedder:make"
 
@@ -131,22 +131,11 @@ def test_the_pipeline_ranks_with_the_stored_vectors(db_url: str, embeddings_on: 
         prefs = Preferences(keywords=[OOD], max_papers=4)
         early = add_subscriber(session, "early@example.org", prefs, confirmed=True).id
         late = add_subscriber(session, "late@example.org", prefs, confirmed=True).id
-        edition = Edition(
-            key="daily-2026-11-26",
-            frequency="daily",
-            window_start=NOW,
-            window_end=NOW + timedelta(days=1),
-            candidate_ids=[p.arxiv_id for p in items],
-        )
-        session.add(edition)
-        session.flush()
-        edition_id = edition.id
+        edition_id = daily_edition(session, items).id
 
     def digest(reader_id: int) -> list[str]:
         with session_scope() as session:
-            delivery = Delivery(edition_id=edition_id, subscriber_id=reader_id, created_at=NOW)
-            session.add(delivery)
-            session.flush()
+            delivery = pending_delivery(session, edition_id, reader_id)
             pick_papers(session, [delivery.id], now=NOW)
             return [p["arxiv_id"] for p in delivery.papers or []]
 
@@ -333,18 +322,7 @@ def test_a_model_that_cannot_load_never_stops_a_digest(
         reader = add_subscriber(
             session, "r@example.org", Preferences(keywords=[OOD]), confirmed=True
         )
-        edition = Edition(
-            key="daily-2026-11-26",
-            frequency="daily",
-            window_start=NOW,
-            window_end=NOW + timedelta(days=1),
-            candidate_ids=[p.arxiv_id for p in items],
-        )
-        session.add(edition)
-        session.flush()
-        delivery = Delivery(edition_id=edition.id, subscriber_id=reader.id, created_at=NOW)
-        session.add(delivery)
-        session.flush()
+        delivery = pending_delivery(session, daily_edition(session, items).id, reader.id)
         use(monkeypatch, "tests.ranking.fake_embedder:no_such_factory")
         assert pick_papers(session, [delivery.id], now=NOW) == [delivery.id]
     assert "ranking without embeddings" in caplog.text
