@@ -270,14 +270,7 @@ def test_two_embed_tasks_at_once_share_the_work(pg_url: str, monkeypatch: pytest
     with session_scope() as session:
         add_papers(session, papers(), NOW)
     items = len(papers())
-    sent: list[int] = []
-    original = fake_embedder.FakeEmbedder.encode
-
-    def counting(self, texts):
-        sent.append(len(texts))
-        return original(self, texts)
-
-    monkeypatch.setattr(fake_embedder.FakeEmbedder, "encode", counting)
+    fake_embedder.calls.clear()  # texts per encode() call
     monkeypatch.setattr("newsletter.ranking.vectors.BATCH", 4)
     results: dict[str, dict] = {}
     threads = [
@@ -289,7 +282,7 @@ def test_two_embed_tasks_at_once_share_the_work(pg_url: str, monkeypatch: pytest
     for thread in threads:
         thread.join()
     assert sum(r["papers"] for r in results.values()) == items
-    assert sum(sent) == items  # no paper embedded twice
+    assert sum(fake_embedder.calls) == items  # no paper embedded twice
     assert all(r["papers"] > 0 for r in results.values())  # both did a share
 
 
