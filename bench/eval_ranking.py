@@ -79,10 +79,7 @@ def profile_texts(profiles: list[dict]) -> list[str]:
     """Every keyword and description in the profiles, as the service would embed them."""
     texts: dict[str, None] = {}
     for item in profiles:
-        raw = item["profile"]
-        for text in [*raw.get("keywords", []), raw.get("description", "")]:
-            if text:
-                texts[text] = None
+        texts.update(dict.fromkeys(as_profile(item["profile"]).texts))
     return list(texts)
 
 

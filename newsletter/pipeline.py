@@ -246,8 +246,7 @@ def dense_for(
     name = _vectors_model()
     if name is None or not dense_ready(model):
         return None
-    texts = {t for p in profiles for t in p.keywords}
-    texts.update(p.description for p in profiles if p.description)
+    texts = {t for p in profiles for t in p.texts}
     return DenseVectors(
         papers=paper_vectors(session, list(library), name),
         texts=text_vectors(session, texts, name),

@@ -66,7 +66,7 @@ def _embed_inputs(papers: list[CandidatePaper], profile: Profile) -> DenseVector
     embedder = configured_embedder()
     if embedder is None:
         return None
-    texts = [*profile.keywords, *([profile.description] if profile.description else [])]
+    texts = profile.texts
     paper_vectors = embedder.encode([p.text for p in papers])
     text_vectors = list(embedder.encode(texts)) if texts else []
     return DenseVectors(

@@ -20,6 +20,11 @@ class Profile:
     hidden: list[str] = field(default_factory=list)
     already_sent: list[str] = field(default_factory=list)
 
+    @property
+    def texts(self) -> list[str]:
+        """The reader's own words, each embedded on its own: keywords, then description."""
+        return [*self.keywords, self.description] if self.description else list(self.keywords)
+
 
 @dataclass
 class CandidatePaper:

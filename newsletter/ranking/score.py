@@ -212,7 +212,7 @@ def _text_table(model: EditionModel, profiles: Sequence[Profile], dense: DenseVe
     assert model.dense is not None and model.dense_mean is not None
     wanted: dict[str, None] = {}
     for profile in profiles:
-        for text in chain(profile.keywords, [profile.description] if profile.description else ()):
+        for text in profile.texts:
             if text in dense.texts:
                 wanted[text] = None
     keys = list(wanted)
@@ -333,14 +333,7 @@ def _mix_dense_text(
     words tf-idf does not know at all gets the dense match alone. Candidates without a
     vector (`known` False) keep their tf-idf value. Returns which readers had one.
     """
-    groups = [
-        [
-            (t, 1.0)
-            for t in chain(p.keywords, [p.description] if p.description else ())
-            if t in texts.position
-        ]
-        for p in profiles
-    ]
+    groups = [[(t, 1.0) for t in p.texts if t in texts.position] for p in profiles]
     slot, best = _group_max(texts.scaled, texts.position, groups)
     has = slot >= 0
     if not has.any():
