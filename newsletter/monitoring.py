@@ -465,20 +465,17 @@ def embedding_coverage(session: Session, now: datetime) -> dict[str, Any] | None
         return {"model": None, "error": str(exc), "recent": 0, "embedded": 0, "lagging": 0}
     if model is None:
         return None
-    recent = Paper.first_seen_at >= now - RATE_WINDOW
-    live = Paper.withdrawn.is_(False)
     has = (Paper.embedding_model == model) & Paper.embedding.is_not(None)
-    return {
-        "model": model,
-        "recent": _count(session, select(func.count(Paper.id)).where(recent, live)),
-        "embedded": _count(session, select(func.count(Paper.id)).where(recent, live, has)),
-        "lagging": _count(
-            session,
-            select(func.count(Paper.id)).where(
-                recent, live, ~has, Paper.first_seen_at < now - EMBED_LAG
-            ),
-        ),
-    }
+    lagging = ~has & (Paper.first_seen_at < now - EMBED_LAG)
+    # One pass over the week's papers for all three counts.
+    recent, embedded, late = session.execute(
+        select(
+            func.count(Paper.id),
+            func.count(Paper.id).filter(has),
+            func.count(Paper.id).filter(lagging),
+        ).where(Paper.first_seen_at >= now - RATE_WINDOW, Paper.withdrawn.is_(False))
+    ).one()
+    return {"model": model, "recent": recent, "embedded": embedded, "lagging": late}
 
 
 def alerts(view: Overview) -> list[str]:
