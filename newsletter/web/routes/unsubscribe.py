@@ -52,6 +52,18 @@ def bad_link(request: Request, message: str) -> HTMLResponse:
     )
 
 
+def button_page(
+    request: Request, token: str, email: str, preferences: str | None, error: str | None = None
+) -> HTMLResponse:
+    """The page with the unsubscribe button; with an error, a 400 that says what went wrong."""
+    return render_page(
+        request,
+        "unsubscribe.html",
+        {"email": email, "token": token, "error": error, "preferences_url": preferences},
+        400 if error else 200,
+    )
+
+
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     try:
@@ -60,11 +72,7 @@ async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
         return bad_link(request, str(exc))
     if not receiving:
         return done(request, email)
-    return render_page(
-        request,
-        "unsubscribe.html",
-        {"email": email, "token": token, "error": None, "preferences_url": preferences},
-    )
+    return button_page(request, token, email, preferences)
 
 
 @router.post("/unsubscribe/{token}")
@@ -87,11 +95,6 @@ async def unsubscribe_submit(request: Request, token: str) -> Response:
     if problem:
         if not receiving:
             return done(request, email)
-        return render_page(
-            request,
-            "unsubscribe.html",
-            {"email": email, "token": token, "error": problem, "preferences_url": preferences},
-            400,
-        )
+        return button_page(request, token, email, preferences, error=problem)
     result = await run_in_threadpool(unsubscribe_by_token, token)
     return done(request, result.email)
