@@ -7,8 +7,8 @@ Readers are spread over 24 timezones with send hour 0, so one plan_due makes eve
 due at once.
 
 Prints the wall time, emails/s, and where the time went: planning (until every
-Delivery row exists), ranking (pick_chunk task time), rendering and sending (from the
-per-chunk log line of newsletter.jobs.send), summed over worker processes.
+Delivery row exists), ranking (rank_chunk task time), rendering and sending (from the
+per-chunk log line of newsletter.chain.send), summed over worker processes.
 
 The anchor ("naive") is the same pipeline run in one process, in line, with no queue
 and no workers (what `newsletter send-due` does on the embedded default), timed on a
@@ -36,15 +36,11 @@ from sqlalchemy import func, select  # noqa: E402
 
 def configure(env: dict[str, str]) -> None:
     os.environ.update(env)
-    from newsletter import db, jobs
-    from newsletter.config import get_settings
+    from newsletter import services
     from workers.app import app, reconfigure
 
-    get_settings.cache_clear()
-    db.reset_engines()
+    services.reset()
     reconfigure(app)
-    jobs._sender = None
-    jobs._limiter = None
 
 
 def count_states() -> dict[str, int]:
@@ -67,7 +63,7 @@ def stage_times(logs: list[Path]) -> dict[str, float]:
                 name, seconds = match.group(1), float(match.group(2))
                 if name == "plan_due":
                     totals["plan"] += seconds
-                elif name == "pick_chunk":
+                elif name == "rank_chunk":
                     totals["rank"] += seconds
             elif match := chunk.search(line):
                 totals["render"] += float(match.group(1))
@@ -79,7 +75,8 @@ def naive_rate(sample: int, env: dict[str, str], pg_url: str) -> float:
     """Emails/s of the in-line, single-process pipeline on a fresh sample."""
     from sqlalchemy import create_engine, text
 
-    from newsletter import jobs
+    from newsletter import chain
+    from newsletter.ingest.service import run_ingest
     from newsletter.models import Base
     from tests.delivery.helpers import add_readers
 
@@ -89,12 +86,12 @@ def naive_rate(sample: int, env: dict[str, str], pg_url: str) -> float:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
     configure({**env, "REDIS_URL": ""})
-    jobs.ingest("sample")
+    run_ingest("sample")
     add_readers(sample, prefix="naive")
     started = time.perf_counter()
-    ids = jobs.plan()
-    for chunk in jobs.chunked(ids):
-        jobs.send(jobs.pick(chunk))
+    ids = chain.plan()
+    for chunk in chain.chunked(ids):
+        chain.send(chain.rank(chunk))
     elapsed = time.perf_counter() - started
     assert count_states().get("sent") == sample, count_states()
     return sample / elapsed
@@ -111,7 +108,7 @@ def main() -> None:
     readers = args.readers or (1_000 if args.quick else 10_000)
     sample = args.naive_sample or (200 if args.quick else 500)
 
-    from newsletter import db
+    from newsletter import db, services
     from tests.delivery.helpers import add_readers
     from tests.services import WorkerProcess, free_redis_db, postgres_database, release_redis_db
     from tests.sesproxy import SES_ENV, ses_stack
@@ -134,11 +131,11 @@ def main() -> None:
                 "PYTHONPATH": str(ROOT),
             }
             configure(env)
-            from newsletter import jobs
+            from newsletter.ingest.service import run_ingest
             from newsletter.timeutil import utcnow
             from workers.tasks import plan_due
 
-            jobs.ingest("sample")
+            run_ingest("sample")
             setup = time.perf_counter()
             add_readers(readers)
             print(
@@ -147,7 +144,7 @@ def main() -> None:
             workers = [
                 WorkerProcess(
                     {**os.environ, **env},
-                    "ingest,schedule,render,send",
+                    "ingest,schedule,rank,send",
                     args.concurrency,
                     workdir / f"worker-{n}.log",
                 ).start()
@@ -184,7 +181,7 @@ def main() -> None:
             naive = naive_rate(sample, env, pg_url)
             print(f"naive: {naive:.1f} emails/s  (one process in line, {sample} readers)")
             print(f"ratio ours/naive: {rate / naive:.2f}x")
-            db.reset_engines()
+            services.reset()
     finally:
         release_redis_db(redis_url)
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from newsletter import db
+from newsletter import db, services
 from newsletter.ingest.normalise import PaperRecord
 from newsletter.ingest.store import UpsertCounts, upsert_papers
 
@@ -58,7 +58,7 @@ def throwaway_database() -> Iterator[str]:
     try:
         yield url
     finally:
-        db.reset_engines()
+        services.reset()
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

@@ -4,58 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from datetime import datetime
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from sqlalchemy import select
 
+from newsletter.cliutil import friendly_errors, ready_database
 from newsletter.config import ConfigError, get_settings
-from newsletter.subscriptions.validation import InvalidInput
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly_errors(func: F) -> F:
-    """Turn the errors a person can fix into one line on stderr and a non-zero exit."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (ConfigError, InvalidInput, ValueError) as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def ready_database() -> None:
-    """Create or migrate the schema first, so every command works on a fresh database."""
-    from sqlalchemy.exc import OperationalError
-
-    from newsletter.db import ensure_schema
-
-    try:
-        ensure_schema()
-    except OperationalError as exc:
-        url = get_settings().database_url.split("@")[-1]
-        raise click.ClickException(
-            f"cannot reach the database ({url}): {exc.orig}. Check DATABASE_URL."
-        ) from None
-
-
-def parse_now(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"not an ISO 8601 time: {value!r}") from None
-    if parsed.tzinfo is None:
-        raise click.BadParameter("give a timezone, e.g. 2026-11-26T07:00:00+00:00")
-    return parsed
+from newsletter.delivery import commands as delivery_commands
+from newsletter.ingest import commands as ingest_commands
+from newsletter.ranking import commands as ranking_commands
+from newsletter.render import commands as render_commands
+from newsletter.web import commands as web_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -201,30 +161,17 @@ def demo() -> None:
     run_demo(click.echo)
 
 
-from newsletter.ingest import commands as ingest_commands  # noqa: E402
-
-cli.add_command(ingest_commands.ingest)
-cli.add_command(ingest_commands.papers)
-
-from newsletter.ranking.commands import embed_command, rank_command  # noqa: E402
-
-cli.add_command(rank_command)
-cli.add_command(embed_command)
-
-from newsletter.web import commands as web_commands  # noqa: E402
-
-cli.add_command(web_commands.queues)
-cli.add_command(web_commands.web)
-
-
-from newsletter.delivery.commands import COMMANDS as _delivery_commands  # noqa: E402
-
-for _command in _delivery_commands:
-    cli.add_command(_command)
-
-from newsletter.render.commands import preview as preview_command  # noqa: E402
-
-cli.add_command(preview_command)
+for command in (
+    ingest_commands.ingest,
+    ingest_commands.papers,
+    ranking_commands.rank_command,
+    ranking_commands.embed_command,
+    web_commands.queues,
+    web_commands.web,
+    *delivery_commands.COMMANDS,
+    render_commands.preview,
+):
+    cli.add_command(command)
 
 
 def main() -> None:

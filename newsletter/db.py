@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import get_settings
+from newsletter.services import current
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -39,31 +40,20 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-_engines: dict[str, Engine] = {}
-_sessionmakers: dict[str, sessionmaker[Session]] = {}
-
-
 def get_engine(url: str | None = None) -> Engine:
-    """Return the process-wide engine for `url` (default: the configured database)."""
-    url = url or get_settings().database_url
-    if url not in _engines:
-        _engines[url] = make_engine(url)
-    return _engines[url]
+    """Return this process's engine for `url` (default: the configured database)."""
+    services = current()
+    url = url or services.settings.database_url
+    return services.resource(("engine", url), lambda _settings: make_engine(url), Engine.dispose)
 
 
 def _sessionmaker(url: str | None = None) -> sessionmaker[Session]:
-    url = url or get_settings().database_url
-    if url not in _sessionmakers:
-        _sessionmakers[url] = sessionmaker(get_engine(url), expire_on_commit=False)
-    return _sessionmakers[url]
-
-
-def reset_engines() -> None:
-    """Dispose cached engines (tests switch databases; forked workers need fresh pools)."""
-    for engine in _engines.values():
-        engine.dispose()
-    _engines.clear()
-    _sessionmakers.clear()
+    services = current()
+    url = url or services.settings.database_url
+    return services.resource(
+        ("sessionmaker", url),
+        lambda _settings: sessionmaker(get_engine(url), expire_on_commit=False),
+    )
 
 
 @contextmanager

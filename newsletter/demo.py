@@ -8,11 +8,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from newsletter.chain import run_due
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.jobs import embed, ingest
+from newsletter.ingest.service import run_ingest
 from newsletter.models import Delivery, DeliveryState, Edition, Subscriber
-from newsletter.runner import run_due
+from newsletter.ranking.embed_job import embed_missing
 from newsletter.subscriptions.service import Preferences, add_subscriber
 from newsletter.timeutil import utcnow
 
@@ -75,7 +76,7 @@ DEMO_READERS: list[tuple[str, Preferences]] = [
 def run_demo(say: Callable[[str], None]) -> None:
     settings = get_settings()
     started = time.perf_counter()
-    counts = ingest("sample")
+    counts = run_ingest("sample")
     say(
         f"ingested the bundled sample: {counts['fetched']} papers "
         f"({counts['new']} new, {counts['updated']} updated)"
@@ -85,14 +86,14 @@ def run_demo(say: Callable[[str], None]) -> None:
         for email, prefs in DEMO_READERS:
             if email not in known:
                 add_subscriber(session, email, prefs, confirmed=True)
-    embedded = embed()  # a no-op unless NEWSLETTER_EMBEDDINGS is on
+    embedded = embed_missing()  # a no-op unless NEWSLETTER_EMBEDDINGS is on
     if embedded["enabled"]:
         say(
             f"embedded {embedded['papers']} papers and {embedded['texts']} reader texts "
             f"with {embedded['model']}"
         )
     # Whatever the weekday: arXiv's quiet days must not leave a newcomer's demo empty.
-    report = run_due(utcnow(), inline=True, include_quiet_days=True)
+    report = run_due(utcnow(), in_process=True, include_quiet_days=True)
     seconds = time.perf_counter() - started
     with session_scope() as session:
         emails = [e for e, _ in DEMO_READERS]

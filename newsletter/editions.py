@@ -1,15 +1,19 @@
-"""Editions: one digest window each, with candidate papers frozen when it opens."""
+"""Editions: one digest window each, with candidate papers frozen when it opens, and
+the Delivery rows of the readers due in it (the plan step of newsletter.chain)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from newsletter.models import Edition, Frequency, Paper
-from newsletter.schedule import edition_window
+from newsletter.models import Delivery, DeliveryState, Edition, Frequency, Paper
+from newsletter.schedule import due_subscribers, edition_window
 from newsletter.timeutil import utcnow
 
 LOOKBACK = {Frequency.DAILY: timedelta(days=2), Frequency.WEEKLY: timedelta(days=8)}
@@ -55,3 +59,49 @@ def get_or_open_edition(session: Session, key: str, now: datetime | None = None)
     except IntegrityError:
         edition = session.scalars(select(Edition).where(Edition.key == key)).one()
     return edition
+
+
+def plan_deliveries(session: Session, now: datetime | None = None) -> list[int]:
+    """Create Delivery rows for everyone due at `now`; return the ids of the new rows.
+
+    Insert-or-ignore on (edition, subscriber): planning twice, or two planners at once,
+    never makes a second delivery.
+    """
+    now = now or utcnow()
+    due = due_subscribers(session, now)
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for item in due:
+        by_key[item.edition_key].append(item.subscriber_id)
+    created: list[int] = []
+    for key, subscriber_ids in sorted(by_key.items()):
+        edition = get_or_open_edition(session, key, now)
+        rows = [
+            {
+                "edition_id": edition.id,
+                "subscriber_id": sid,
+                "state": DeliveryState.PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for sid in subscriber_ids
+        ]
+        created.extend(_insert_ignore(session, rows))
+    return sorted(created)
+
+
+def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    ids: list[int] = []
+    for start in range(0, len(rows), 500):
+        statement = (
+            insert(Delivery)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["edition_id", "subscriber_id"])
+            .returning(Delivery.id)
+        )
+        ids.extend(session.scalars(statement))
+    return ids

@@ -8,10 +8,8 @@ stamps); worker facts come from Celery's remote inspect with a short timeout.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +18,7 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from newsletter.brokerstats import QUEUES, QueueStats, queue_stats, redis_client, ses_quota
 from newsletter.config import get_settings
 from newsletter.delivery.breaker import read as read_breaker
 from newsletter.models import (
@@ -32,16 +31,11 @@ from newsletter.models import (
     Subscriber,
     Suppression,
 )
+from newsletter.queues import WorkerStats, broker
 from newsletter.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
-# The Celery queues (workers/app.py QUEUES); kept here because newsletter/ never imports
-# the Celery app at module level.
-QUEUES = ("ingest", "schedule", "render", "send")
-# kombu's Redis transport files prioritised messages under "<queue>\x06\x16<priority>".
-_PRIORITY_SEPARATOR = "\x06\x16"
-_PRIORITY_STEPS = (0, 3, 6, 9)
 
 # SES puts an account under review above these rates; warn well before.
 SES_BOUNCE_LIMIT = 0.05
@@ -55,22 +49,6 @@ STALE_QUEUE_SECONDS = 15 * 60
 # means no worker is doing it.
 EMBED_LAG = timedelta(hours=1)
 RECENT_EDITIONS = timedelta(hours=36)
-
-
-@dataclass
-class QueueStats:
-    name: str
-    depth: int | None  # None: Redis unreachable
-    oldest_age_seconds: float | None  # None: empty, or the message carries no timestamp
-    reserved: int = 0  # taken by a worker, not yet acknowledged
-
-
-@dataclass
-class WorkerStats:
-    name: str
-    queues: list[str]
-    active: list[str]  # task names running now
-    processed: int | None = None
 
 
 @dataclass
@@ -146,115 +124,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-# --- queues -----------------------------------------------------------------------
-
-
-def _queue_keys(name: str) -> list[str]:
-    return [name if step == 0 else f"{name}{_PRIORITY_SEPARATOR}{step}" for step in _PRIORITY_STEPS]
-
-
-def _published_at(raw: bytes | str | None) -> float | None:
-    """Read when a queued Celery message was published (our header, else its ETA)."""
-    if raw is None:
-        return None
-    try:
-        headers = json.loads(raw).get("headers") or {}
-    except (ValueError, AttributeError):
-        return None
-    stamp = headers.get("published_at")
-    if isinstance(stamp, int | float):
-        return float(stamp)
-    return None
-
-
-def queue_stats(client: redis.Redis, queues: Iterable[str] = QUEUES) -> list[QueueStats]:
-    """Measure depth and oldest-message age of each Celery queue in Redis."""
-    now = time.time()
-    names = list(queues)
-    stats = {name: QueueStats(name, 0, None) for name in names}
-    for name in names:
-        oldest: float | None = None
-        for key in _queue_keys(name):
-            depth = int(client.llen(key))
-            if not depth:
-                continue
-            stats[name].depth = (stats[name].depth or 0) + depth
-            stamp = _published_at(client.lindex(key, -1))
-            if stamp is not None:
-                oldest = stamp if oldest is None else min(oldest, stamp)
-        if oldest is not None:
-            stats[name].oldest_age_seconds = max(0.0, now - oldest)
-    # Messages a worker took but has not acknowledged yet (acks_late): kombu keeps them
-    # in the "unacked" hash as [message, exchange, routing_key].
-    for raw in client.hvals("unacked"):
-        try:
-            routing_key = json.loads(raw)[2]
-        except (ValueError, IndexError, TypeError):
-            continue
-        if routing_key in stats:
-            stats[routing_key].reserved += 1
-    return [stats[name] for name in names]
-
-
-def redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-
-
-def ses_quota(client: redis.Redis) -> dict[str, float] | None:
-    """Read the SES account figures the send workers cached (no call to AWS from here)."""
-    from newsletter.delivery.ratelimit import ACCOUNT_KEY, QUOTA_KEY
-
-    raw = client.get(ACCOUNT_KEY)
-    if not raw:
-        return None
-    try:
-        quota = json.loads(raw).get("SendQuota") or {}
-        figures = {
-            "max_send_rate": float(quota.get("MaxSendRate", 0)),
-            "max_24_hour_send": float(quota.get("Max24HourSend", -1)),
-            "sent_last_24_hours": float(quota.get("SentLast24Hours", 0)),
-        }
-    except (ValueError, TypeError, AttributeError):
-        return None
-    remaining = client.get(QUOTA_KEY)
-    if remaining is not None:
-        figures["remaining_24_hour"] = float(remaining)
-    return figures
-
-
 # --- workers ----------------------------------------------------------------------
 
 WorkerInspector = Callable[[float], list[WorkerStats]]
 
 
 def inspect_workers(timeout: float = 1.0) -> list[WorkerStats]:
-    """Ask running Celery workers what they consume and run (empty list: none answered)."""
-    # Imported here: the operator view is the one place newsletter/ talks to Celery,
-    # and only when a broker is configured.
-    from workers.app import app
-
-    # A broadcast waits the whole timeout (it cannot know how many will answer), so
-    # broadcast once; then ask the workers that answered by name, which returns as soon
-    # as all of them replied.
-    names = sorted(app.control.inspect(timeout=timeout).ping() or {})
-    if not names:
-        return []
-    inspector = app.control.inspect(destination=names, timeout=timeout, limit=len(names))
-    queues = inspector.active_queues() or {}
-    active = inspector.active() or {}
-    stats = inspector.stats() or {}
-    out = []
-    for name in names:
-        totals = (stats.get(name) or {}).get("total") or {}
-        out.append(
-            WorkerStats(
-                name=name,
-                queues=sorted(q.get("name", "?") for q in queues.get(name) or []),
-                active=[str(t.get("name") or t.get("type") or "?") for t in active.get(name) or []],
-                processed=sum(int(v) for v in totals.values()) if totals else 0,
-            )
-        )
-    return out
+    """Ask running workers what they consume and run (empty list: none answered)."""
+    return broker().inspect_workers(timeout)
 
 
 # --- database ---------------------------------------------------------------------

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from newsletter import db as dbmod
-from newsletter.config import get_settings
+from newsletter import services
+from newsletter.queues import Queue
 from tests.services import WorkerProcess, free_redis_db, postgres_database, release_redis_db
 
 BASE_ENV = {
@@ -21,19 +22,14 @@ BASE_ENV = {
 
 
 def _reset_process_state() -> None:
-    get_settings.cache_clear()
-    dbmod.reset_engines()
-    from newsletter import jobs, pipeline
+    services.reset()
     from newsletter.render.environment import email_environment
     from workers.app import app, reconfigure
 
     reconfigure(app)
-    jobs._sender = None
-    jobs._limiter = None
     from newsletter.delivery import breaker
 
     breaker._cache.clear()
-    pipeline._models.clear()
     email_environment.cache_clear()
     from newsletter.ranking import embedder
 
@@ -53,8 +49,7 @@ def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     _reset_process_state()
     yield tmp_path / "outbox"
     # Settings may be deliberately invalid here; the next test's setup reconfigures.
-    get_settings.cache_clear()
-    dbmod.reset_engines()
+    services.reset()
 
 
 @pytest.fixture
@@ -69,7 +64,7 @@ def pg_server_db() -> Iterator[str]:
     """One migrated PostgreSQL database for the whole run (tables emptied per test)."""
     with postgres_database() as url:
         dbmod.upgrade(url)
-        dbmod.reset_engines()
+        services.reset()
         yield url
 
 
@@ -134,7 +129,7 @@ def start_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[object]
     started: list[WorkerProcess] = []
 
     def start(
-        queues: str = "ingest,schedule,render,send",
+        queues: str = ",".join(queue.value for queue in Queue),
         concurrency: int = 2,
         env: dict[str, str] | None = None,
     ) -> WorkerProcess:

@@ -292,7 +292,7 @@ def ses_server() -> Iterator[SesStack]:
 @pytest.fixture
 def ses(ses_server: SesStack, monkeypatch: pytest.MonkeyPatch) -> SesStack:
     """An empty moto and a healed proxy; this process sends through them."""
-    from newsletter import jobs
+    from newsletter import services
     from newsletter.config import get_settings
 
     reset(ses_server)
@@ -301,6 +301,5 @@ def ses(ses_server: SesStack, monkeypatch: pytest.MonkeyPatch) -> SesStack:
     monkeypatch.setenv("NEWSLETTER_SES_ENDPOINT_URL", ses_server.url)
     monkeypatch.setenv("NEWSLETTER_SEND_ON_QUIET_DAYS", "true")
     get_settings.cache_clear()
-    jobs._sender = None
-    jobs._limiter = None
+    services.reset()
     return ses_server

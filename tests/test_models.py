@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter import db
+from newsletter.editions import plan_deliveries
 from newsletter.models import (
     Base,
     Delivery,
@@ -21,7 +22,6 @@ from newsletter.models import (
     Subscriber,
     Suppression,
 )
-from newsletter.pipeline import plan_due
 from newsletter.subscriptions.service import Preferences, add_subscriber
 from newsletter.timeutil import as_utc
 
@@ -114,9 +114,9 @@ def test_planning_twice_creates_each_delivery_once(db_url: str):
                 confirmed=True,
             )
     with db.session_scope() as session:
-        first = plan_due(session, now)
+        first = plan_deliveries(session, now)
     with db.session_scope() as session:
-        second = plan_due(session, now)
+        second = plan_deliveries(session, now)
         states = session.scalars(select(Delivery.state)).all()
     assert len(first) == 3
     assert second == []

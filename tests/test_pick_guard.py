@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from newsletter import db
 from newsletter.models import Delivery, DeliveryState, Edition, Subscriber
-from newsletter.pipeline import _record_picks
+from newsletter.ranking.readers import _record_picks
 
 
 def make_delivery(state: str, papers: list | None) -> int:

@@ -1,7 +1,7 @@
 """The Celery application: queues, routes, reliability defaults and the beat schedule.
 
-With no REDIS_URL (the embedded default) tasks run eagerly in-process, so the same task
-code drives the demo and production.
+Queue and task names come from newsletter.queues. Without REDIS_URL (the embedded
+default) nothing here runs: newsletter.chain runs the steps in-process.
 """
 
 from __future__ import annotations
@@ -11,22 +11,23 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import before_task_publish
+from celery.signals import before_task_publish, worker_process_init
 from kombu import Queue
 from kombu import pools as kombu_pools
 
+from newsletter import services
 from newsletter.config import Settings, get_settings
 from newsletter.ingest.plan import scheduled_ingests
+from newsletter.queues import TASK_QUEUES, task_name
+from newsletter.queues import Queue as QueueName
 from newsletter.ranking.embedder import is_off
-
-QUEUES = ("ingest", "schedule", "render", "send")
 
 
 def ingest_beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
     """One beat entry per configured source, each on its own cron (see newsletter.ingest.plan)."""
     return {
         entry.name: {
-            "task": "workers.tasks.ingest_source",
+            "task": task_name("ingest_source"),
             "schedule": crontab(**entry.crontab_kwargs()),
             "args": (entry.source, entry.options),
         }
@@ -34,53 +35,50 @@ def ingest_beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """The options every Celery app of ours shares, the workers' and the clients'."""
+    return {
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        # No result backend: nothing reads task results, and it costs ~30 % throughput.
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "task_queues": [Queue(queue.value) for queue in QueueName],
+        "task_default_queue": QueueName.SCHEDULE.value,
+        "task_routes": {task_name(task): {"queue": q.value} for task, q in TASK_QUEUES.items()},
+        # Redis redelivers unacknowledged tasks after this; longer than any task runs.
+        "broker_transport_options": {"visibility_timeout": 3600},
+        "broker_connection_retry_on_startup": True,
+        "enable_utc": True,
+    }
+
+
 def make_app() -> Celery:
     settings = get_settings()
-    broker = settings.redis_url or "memory://"
-    app = Celery("newsletter", broker=broker, include=["workers.tasks"])
+    app = Celery("newsletter", broker=settings.redis_url or "memory://", include=["workers.tasks"])
+    app.conf.update(celery_config(settings))
     app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        result_serializer="json",
-        # No result backend: nothing reads task results, and it costs ~30 % throughput.
-        task_ignore_result=True,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_send_sent_event=True,
-        worker_send_task_events=True,
-        task_queues=[Queue(name) for name in QUEUES],
-        task_default_queue="schedule",
-        task_routes={
-            "workers.tasks.ingest_source": {"queue": "ingest"},
-            "workers.tasks.embed_missing": {"queue": "ingest"},
-            "workers.tasks.plan_due": {"queue": "schedule"},
-            "workers.tasks.expire_leases": {"queue": "schedule"},
-            "workers.tasks.pick_chunk": {"queue": "render"},
-            "workers.tasks.send_chunk": {"queue": "send"},
-        },
-        # Redis redelivers unacknowledged tasks after this; longer than any task runs.
-        broker_transport_options={"visibility_timeout": 3600},
-        broker_connection_retry_on_startup=True,
-        task_always_eager=settings.embedded,
-        task_eager_propagates=True,
-        enable_utc=True,
         beat_schedule_filename=str(settings.beat_schedule),
         beat_schedule={
             # Each tick plans who is due, requeues lost messages and expires stuck
             # claims; a missed tick only makes sends late (see newsletter.schedule).
             "plan-due": {
-                "task": "workers.tasks.plan_due",
+                "task": task_name("plan_due"),
                 "schedule": settings.plan_interval_seconds,
                 "options": {"expires": settings.plan_interval_seconds},
             },
-            "expire-leases": {"task": "workers.tasks.expire_leases", "schedule": 60.0},
+            "expire-leases": {"task": task_name("expire_leases"), "schedule": 60.0},
             # Readers' new keywords get their vectors within the interval; until then
             # they rank by tf-idf alone. Only when embeddings are on.
             **(
                 {
                     "embed-missing": {
-                        "task": "workers.tasks.embed_missing",
+                        "task": task_name("embed_missing"),
                         "schedule": 600.0,
                         "options": {"expires": 600.0},  # never a pile of them
                     }
@@ -92,6 +90,12 @@ def make_app() -> Celery:
         },
     )
     return app
+
+
+@worker_process_init.connect
+def fresh_services(**_: Any) -> None:
+    """Give each forked worker process its own connections (never its parent's sockets)."""
+    services.reset()
 
 
 @before_task_publish.connect
@@ -109,7 +113,6 @@ def reconfigure(app: Celery) -> None:
     """Point an existing app at the current settings' broker (tests switch brokers)."""
     settings = get_settings()
     app.conf.broker_url = settings.redis_url or "memory://"
-    app.conf.task_always_eager = settings.embedded
     # Close and forget kombu's process-wide connection and producer pools too: they are
     # keyed by broker URL, so a later test on the same Redis database would otherwise
     # get a producer pool whose connections were closed here ("Acquire on closed pool").

@@ -1,4 +1,8 @@
-"""Thin Celery tasks: take ids, call one newsletter.* function, safe to run twice."""
+"""Thin Celery tasks: take ids, call one newsletter function, safe to run twice.
+
+Each step of the chain is newsletter.chain's; a task only adds what Celery adds
+(retries, backoff) and hands the next step to the queues through `chain.Queued`.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,24 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from newsletter import jobs
+from newsletter import chain
+from newsletter.config import get_settings
+from newsletter.ingest.service import run_ingest
+from newsletter.queues import broker, task_name
+from newsletter.ranking.embed_job import embed_missing as embed_papers
+from newsletter.ranking.embedder import is_off
 from workers.app import app
 
 log = logging.getLogger(__name__)
 
+QUEUED = chain.Queued()
 
-@app.task(name="workers.tasks.ingest_source", bind=True, max_retries=3)
+
+@app.task(name=task_name("ingest_source"), bind=True, max_retries=3)
 def ingest_source(self: Any, source: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    result = jobs.ingest(source, **(options or {}))
-    if result.get("new") or result.get("updated"):
-        embed_missing.delay()  # a no-op unless NEWSLETTER_EMBEDDINGS is on
+    result = run_ingest(source, **(options or {}))
+    if (result.get("new") or result.get("updated")) and not is_off(get_settings().embeddings):
+        broker().enqueue("embed_missing")
     # The run is recorded either way; a timeout or 5xx is worth another try before the
     # next scheduled run (a daily listing missed now would be missed for a day).
     if result.get("transient") and not self.request.is_eager:
@@ -25,58 +36,44 @@ def ingest_source(self: Any, source: str, options: dict[str, Any] | None = None)
 
 
 @app.task(
-    name="workers.tasks.plan_due",
-    bind=True,
-    autoretry_for=jobs.RETRYABLE_INFRA,
+    name=task_name("plan_due"),
+    autoretry_for=chain.RETRYABLE_INFRA,
     retry_backoff=2,
     retry_backoff_max=60,
     max_retries=10,
 )
-def plan_due(self: Any, now: str | None = None, sweep_all: bool = False) -> int:
+def plan_due(now: str | None = None) -> int:
     """Plan who is due, and put back on the queue pending rows whose messages were lost."""
-    ids = jobs.plan(datetime.fromisoformat(now) if now else None)
-    stale = jobs.sweep(everything=sweep_all)
-    # Enqueue only after plan() committed: a worker must find the rows it is told about.
-    for chunk in jobs.chunked(sorted(set(ids) | set(stale))):
-        pick_chunk.delay(chunk)
-    return len(ids)
+    return chain.plan_step(QUEUED, datetime.fromisoformat(now) if now else None)
 
 
 @app.task(
-    name="workers.tasks.pick_chunk",
-    bind=True,
-    autoretry_for=jobs.RETRYABLE_INFRA,
+    name=task_name("rank_chunk"),
+    autoretry_for=chain.RETRYABLE_INFRA,
     retry_backoff=2,
     retry_backoff_max=60,
     max_retries=None,
 )
-def pick_chunk(self: Any, delivery_ids: list[int]) -> int:
-    ready = jobs.pick(delivery_ids)
-    if ready:
-        send_chunk.delay(ready)
-    return len(ready)
+def rank_chunk(delivery_ids: list[int]) -> int:
+    return chain.rank_step(QUEUED, delivery_ids)
 
 
-@app.task(name="workers.tasks.send_chunk", bind=True, max_retries=None)
+@app.task(name=task_name("send_chunk"), bind=True, max_retries=None)
 def send_chunk(self: Any, delivery_ids: list[int]) -> dict[str, int]:
     try:
-        return jobs.send(delivery_ids)
-    except (*jobs.RETRYABLE_SEND, *jobs.RETRYABLE_INFRA) as exc:
-        # jobs.send stops at the first retryable error and released that row; the rows
+        return chain.send(delivery_ids)
+    except (*chain.RETRYABLE_SEND, *chain.RETRYABLE_INFRA) as exc:
+        # chain.send stops at the first retryable error and released that row; the rows
         # it had not reached are still pending, so retrying the whole chunk is safe
         # (rows already sent are not claimed again).
-        if self.request.is_eager:
-            # In-process: no queue to wait on; the rows stay pending for the next run.
-            log.warning("send stopped (%s); pending rows go out on the next run", exc)
-            return {"retry_later": len(delivery_ids)}
-        countdown = jobs.backoff(self.request.retries, getattr(exc, "retry_after", None))
+        countdown = chain.backoff(self.request.retries, getattr(exc, "retry_after", None))
         log.warning("send chunk retry in %.1fs: %s", countdown, exc)
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 
-@app.task(name="workers.tasks.expire_leases")
+@app.task(name=task_name("expire_leases"))
 def expire_leases() -> int:
-    return jobs.expire()
+    return chain.expire()
 
 
 # Papers per embed task: a few minutes of one process at ~30 abstracts/s, far below the
@@ -86,15 +83,15 @@ EMBED_TASK_PAPERS = 4000
 
 
 @app.task(
-    name="workers.tasks.embed_missing",
-    autoretry_for=jobs.RETRYABLE_INFRA,
+    name=task_name("embed_missing"),
+    autoretry_for=chain.RETRYABLE_INFRA,
     retry_backoff=5,
     max_retries=5,
     time_limit=1800,
 )
 def embed_missing() -> dict[str, Any]:
     """Embed new papers and readers' new texts (after each ingest and on beat's tick)."""
-    result = jobs.embed(limit=EMBED_TASK_PAPERS)
+    result = embed_papers(limit=EMBED_TASK_PAPERS)
     if result["papers"] >= EMBED_TASK_PAPERS:
-        embed_missing.delay()
+        broker().enqueue("embed_missing")
     return result

@@ -19,6 +19,7 @@ from newsletter.delivery.ratelimit import (
 )
 from newsletter.delivery.ses import SesSender
 from newsletter.delivery.smtp import SmtpSender
+from newsletter.services import current
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +83,20 @@ def _ses_rate(sender: SesSender, client: redis.Redis | None) -> float | None:
         return None
     rate = account.get("SendQuota", {}).get("MaxSendRate")
     return float(rate) if rate else None
+
+
+def process_sender() -> Sender:
+    """Return this process's sender (clients and connections are reused across tasks)."""
+    return current().resource("sender", make_sender, _close_sender)
+
+
+def process_limiter() -> RateLimiter:
+    """Return this process's rate limiter (the bucket itself is shared through Redis)."""
+    sender = process_sender()
+    return current().resource("limiter", lambda settings: make_limiter(settings, sender))
+
+
+def _close_sender(sender: Sender) -> None:
+    close = getattr(sender, "close", None)
+    if callable(close):
+        close()

@@ -8,28 +8,21 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from newsletter.chain import requeue, run_due
+from newsletter.cliutil import parse_now, ready_database
+from newsletter.config import ConfigError
 from newsletter.models import DeliveryState
-
-
-def _cli_helpers() -> Any:
-    # Imported lazily: newsletter.cli imports this module to register the commands.
-    from newsletter import cli as cli_module
-
-    return cli_module
 
 
 @click.command("send-due")
 @click.option("--now", default=None, help="Pretend it is this time (ISO 8601 with offset).")
 def send_due(now: str | None) -> None:
     """Plan and run what is due (in-process on the embedded default, else via the queues)."""
-    helpers = _cli_helpers()
-    from newsletter.runner import run_due
-
-    when = helpers.parse_now(now)
-    helpers.ready_database()
+    when = parse_now(now)
+    ready_database()
     try:
         report = run_due(when)
-    except (helpers.ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(report.summary())
 
@@ -70,7 +63,7 @@ def deliveries(
     from newsletter.db import session_scope
     from newsletter.models import Delivery, Edition, Subscriber
 
-    _cli_helpers().ready_database()
+    ready_database()
     with session_scope() as session:
         query = (
             select(Delivery, Edition.key, Subscriber.email)
@@ -126,9 +119,8 @@ def deliveries_retry(which: str | None, edition: str | None) -> None:
         raise click.ClickException("say which: --failed or --uncertain")
     from newsletter.db import session_scope
     from newsletter.delivery import state
-    from newsletter.runner import requeue
 
-    _cli_helpers().ready_database()
+    ready_database()
     with session_scope() as session:
         ids = state.reopen(session, DeliveryState(which), _edition_id(session, edition))
     click.echo(f"reopened {len(ids)} {which} deliveries")
@@ -151,7 +143,7 @@ def sending_status(as_json: bool) -> None:
     from newsletter.delivery import breaker
     from newsletter.models import Delivery
 
-    _cli_helpers().ready_database()
+    ready_database()
     with session_scope() as session:
         current = breaker.read(session)
         grouped = session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
@@ -181,7 +173,7 @@ def sending_pause(reason: str) -> None:
     from newsletter.db import session_scope
     from newsletter.delivery import breaker
 
-    _cli_helpers().ready_database()
+    ready_database()
     with session_scope() as session:
         breaker.pause(session, reason)
     click.echo("sending paused")
@@ -193,9 +185,8 @@ def sending_resume() -> None:
     from newsletter.config import get_settings
     from newsletter.db import session_scope
     from newsletter.delivery import breaker, state
-    from newsletter.runner import requeue
 
-    _cli_helpers().ready_database()
+    ready_database()
     with session_scope() as session:
         breaker.resume(session)
     settings = get_settings()

@@ -8,36 +8,15 @@ The forms are a contract other tools rely on: `ingest arxiv|arxiv-rss [--categor
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, date, datetime
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from sqlalchemy import or_, select
 
+from newsletter.cliutil import friendly_errors, ready_database
 from newsletter.models import Paper
 from newsletter.timeutil import as_utc
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly_errors(func: F) -> F:
-    """Apply the CLI's error policy (imported late: newsletter.cli imports this module)."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from newsletter.cli import friendly_errors as policy
-
-        return policy(func)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def ready_database() -> None:
-    from newsletter.cli import ready_database as ready
-
-    ready()
 
 
 def _run(source: str, **options: Any) -> None:

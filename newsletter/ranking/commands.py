@@ -11,7 +11,9 @@ from pathlib import Path
 
 import click
 
+from newsletter.cliutil import ready_database
 from newsletter.ranking.dense import DenseVectors
+from newsletter.ranking.embed_job import embed_missing
 from newsletter.ranking.embedder import EmbeddingsUnavailable, configured_embedder
 from newsletter.ranking.files import BadInput, load_papers, load_profile
 from newsletter.ranking.profile import CandidatePaper, Profile
@@ -86,12 +88,9 @@ def embed_command(limit: int | None, as_json: bool) -> None:
     Workers do this after every ingest; run it by hand after turning embeddings on,
     to embed the papers already stored.
     """
-    from newsletter import jobs
-    from newsletter.cli import ready_database
-
     ready_database()
     try:
-        result = jobs.embed(limit)
+        result = embed_missing(limit)
     except EmbeddingsUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -10,8 +10,10 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from newsletter.cliutil import ready_database
 from newsletter.config import get_settings
 from newsletter.models import Delivery, Edition, EmailFormat, Frequency, Subscriber
+from newsletter.ranking.readers import edition_model, rank_readers
 from newsletter.render.compose import compose_digest, message_bytes, picks_of, reader_for
 from newsletter.timeutil import utcnow
 
@@ -101,8 +103,6 @@ def ranked_picks(
     session: Session, edition: Edition, subscriber: Subscriber
 ) -> list[dict[str, object]]:
     """Rank the edition's candidates for this reader now, as the compose step would."""
-    from newsletter.pipeline import edition_model, rank_readers
-
     if not edition.candidate_ids:
         return []
     model = edition_model(session, edition)
@@ -146,8 +146,6 @@ def preview_digest(session: Session, email: str, edition_wanted: str | None) -> 
 @click.option("--open", "open_it", is_flag=True, help="Open the HTML in a browser.")
 def preview(email: str, edition: str | None, out: Path | None, open_it: bool) -> None:
     """Write a reader's digest (HTML, text and .eml) to files without sending anything."""
-    # Imported here: newsletter.cli imports this module to register the command.
-    from newsletter.cli import ready_database
     from newsletter.config import ConfigError
     from newsletter.db import session_scope
 

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from newsletter.config import get_settings
+from newsletter.delivery.backends import process_sender
 from newsletter.delivery.base import OutgoingEmail, SendError, SendResult
 from newsletter.models import EmailFormat, Subscriber
 from newsletter.render.digest import RenderedEmail
@@ -72,8 +73,6 @@ def send_transactional(name: str, subscriber: Subscriber) -> SendResult | None:
 def _send(
     subscriber: Subscriber, recipient: str, rendered: RenderedEmail, kind: str
 ) -> SendResult | None:
-    from newsletter.jobs import sender  # the process-wide sender, reused across requests
-
     links = links_for(subscriber.id, subscriber.token_generation)
     html = subscriber.format != EmailFormat.TEXT
     message = build_message(rendered, recipient, links, html=html)
@@ -85,7 +84,7 @@ def _send(
         tags={"kind": kind},
     )
     try:
-        return sender().send(email)
+        return process_sender().send(email)
     except SendError as exc:
         log.warning("could not send the %s email to subscriber %s: %s", kind, subscriber.id, exc)
         return None

@@ -5,14 +5,18 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
+from newsletter import services
 from newsletter.config import get_settings
-from newsletter.db import ensure_schema
+from newsletter.db import is_current
 from newsletter.web import routes
 from newsletter.web.templating import notice
 
@@ -68,12 +72,33 @@ async def server_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app() -> FastAPI:
-    """Create the app, validating settings and migrating the schema at start-up."""
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """Open this process's services fresh, and close them when the server stops."""
+    services.reset()
     get_settings()
-    ensure_schema()
+    try:
+        if not is_current():
+            log.error("the database schema is behind this code: run `newsletter db upgrade`")
+    except OperationalError as exc:
+        log.error("cannot reach the database at start-up: %s", exc.orig)
+    yield
+    services.reset()
+
+
+def create_app() -> FastAPI:
+    """Create the app, validating settings at start-up.
+
+    The schema is migrated by `newsletter db upgrade` (the Procfile's release step),
+    never here: several web replicas starting at once would race on the migration.
+    """
+    get_settings()
     app = FastAPI(
-        title="Trending papers newsletter", docs_url=None, redoc_url=None, openapi_url=None
+        title="Trending papers newsletter",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
     )
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from newsletter.cliutil import ready_database
 from newsletter.monitoring import Overview, inspect_workers, overview
 
 
@@ -114,7 +115,6 @@ def format_overview(view: Overview) -> str:
 @click.option("--no-workers", is_flag=True, help="Do not ask workers (faster).")
 def queues(as_json: bool, timeout: float, no_workers: bool) -> None:
     """Show queue depths and ages, workers, deliveries, send and bounce rates, alerts."""
-    from newsletter.cli import ready_database
     from newsletter.db import session_scope
 
     ready_database()
@@ -135,8 +135,6 @@ def queues(as_json: bool, timeout: float, no_workers: bool) -> None:
 def web(host: str, port: int, auto_reload: bool) -> None:
     """Run the web app (signup, preferences, webhooks, /admin, /metrics) with uvicorn."""
     import uvicorn
-
-    from newsletter.cli import ready_database
 
     ready_database()
     uvicorn.run(

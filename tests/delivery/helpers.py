@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
-from newsletter import jobs
+from newsletter import chain
 from newsletter.db import session_scope
+from newsletter.ingest.service import run_ingest
 from newsletter.models import Delivery, Interest, Subscriber, SubscriberStatus
 
 T = TypeVar("T")
@@ -77,11 +78,11 @@ def add_readers(
 
 def ready_deliveries(count: int, **kwargs: Any) -> list[int]:
     """Ingest the sample, add readers, plan and pick: return delivery ids ready to send."""
-    jobs.ingest("sample")
+    run_ingest("sample")
     add_readers(count, **kwargs)
-    planned = jobs.plan()
+    planned = chain.plan()
     assert len(planned) == count
-    ready = jobs.pick(planned)
+    ready = chain.rank(planned)
     assert len(ready) == count
     return ready
 

@@ -9,11 +9,12 @@ import pytest
 import redis
 from click.testing import CliRunner
 
-from newsletter import jobs
+from newsletter import chain
 from newsletter.cli import cli
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import state
+from newsletter.ingest.service import run_ingest
 from newsletter.models import DeliveryState
 from newsletter.timeutil import utcnow
 from tests.delivery.helpers import add_readers, states
@@ -33,7 +34,7 @@ def run(runner: CliRunner, *args: str) -> str:
 
 
 def test_send_due_sends_in_process_once_and_a_second_run_sends_nothing(runner, isolated_settings):
-    jobs.ingest("sample")
+    run_ingest("sample")
     add_readers(3)
     now = utcnow().isoformat()
     first = run(runner, "send-due", "--now", now)
@@ -59,7 +60,7 @@ def test_send_due_with_a_broker_enqueues_the_plan_for_the_workers(runner, redis_
 
 
 def test_deliveries_lists_and_filters_as_text_and_json(runner):
-    jobs.ingest("sample")
+    run_ingest("sample")
     add_readers(2)
     run(runner, "send-due")
     rows = json.loads(run(runner, "deliveries", "--json"))
@@ -73,7 +74,7 @@ def test_deliveries_lists_and_filters_as_text_and_json(runner):
 
 
 def test_pausing_keeps_deliveries_pending_and_resuming_sends_them(runner, isolated_settings):
-    jobs.ingest("sample")
+    run_ingest("sample")
     add_readers(3)
     run(runner, "sending", "pause", "--reason", "checking the bounce rate")
     run(runner, "send-due")
@@ -88,9 +89,9 @@ def test_pausing_keeps_deliveries_pending_and_resuming_sends_them(runner, isolat
 
 
 def test_retry_failed_and_uncertain_reopens_only_those_and_sends_them(runner, isolated_settings):
-    jobs.ingest("sample")
+    run_ingest("sample")
     add_readers(3)
-    ids = jobs.pick(jobs.plan())
+    ids = chain.rank(chain.plan())
     with session_scope() as session:
         assert state.claim(session, ids[0]) and state.claim(session, ids[1])
         state.mark_failed(session, ids[0], "MessageRejected: bad address")

@@ -28,9 +28,9 @@ def worker_ses_env(ses) -> dict[str, str]:
 def test_two_thousand_readers_in_24_timezones_each_get_exactly_one_email(
     ses, pg_url, redis_url, start_worker
 ):
-    from newsletter import jobs
+    from newsletter.ingest.service import run_ingest
 
-    jobs.ingest("sample")
+    run_ingest("sample")
     add_readers(2000)
     env = worker_ses_env(ses)
     start_worker(concurrency=2, env=env)

@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from newsletter import jobs
+from newsletter import chain
 from newsletter.delivery.ratelimit import LocalTokenBucket, RedisTokenBucket
 from tests.delivery.helpers import ready_deliveries, states, wait_for
 from tests.faults.harness import worker_env
@@ -64,7 +64,7 @@ def test_four_workers_against_fifty_per_second_hold_the_limit_and_use_it(
     env = worker_env(ses, NEWSLETTER_SEND_RATE=str(RATE))
     for _ in range(4):
         start_worker(queues="send", concurrency=2, env=env)
-    for chunk in jobs.chunked(ids, 10):
+    for chunk in chain.chunked(ids, 10):
         send_chunk.delay(chunk)
     wait_for(lambda: states().get("sent", 0) == 400, timeout=90, interval=0.5)
     stamps = sorted(ses.proxy.state.sent_at)

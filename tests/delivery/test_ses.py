@@ -9,7 +9,7 @@ import redis
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from newsletter import jobs
+from newsletter import chain, services
 from newsletter.cli import cli
 from newsletter.db import session_scope
 from newsletter.delivery import breaker, ratelimit
@@ -27,7 +27,7 @@ def test_a_digest_goes_out_raw_with_our_headers_and_ses_message_id_is_kept(
 
     get_settings.cache_clear()
     [delivery_id] = ready_deliveries(1)
-    assert jobs.send([delivery_id])["sent"] == 1
+    assert chain.send([delivery_id])["sent"] == 1
     request = ses.proxy.state.last_send
     assert request["ConfigurationSetName"] == "digests"
     assert {"Name": "delivery", "Value": str(delivery_id)} in request["EmailTags"]
@@ -49,10 +49,10 @@ def test_throttling_releases_the_row_and_a_retry_sends_it_exactly_once(ses, sqli
     ids = ready_deliveries(3)
     ses.proxy.fail_next(1)  # one 429 TooManyRequestsException
     with pytest.raises(TransientSendError, match="TooManyRequests"):
-        jobs.send(ids)
+        chain.send(ids)
     assert states() == {"pending": 3}
-    assert jobs.send(ids)["sent"] == 3
-    assert jobs.send(ids)["not_claimed"] == 3
+    assert chain.send(ids)["sent"] == 3
+    assert chain.send(ids)["not_claimed"] == 3
     assert sorted(recipients_of(ses.sent()).values()) == [1, 1, 1]
 
 
@@ -60,17 +60,17 @@ def test_a_server_error_is_retried_but_a_rejected_message_fails_with_its_reason(
     ids = ready_deliveries(2)
     ses.proxy.fail_next(1, Fault(status=503, code="ServiceUnavailable", message="busy"))
     with pytest.raises(TransientSendError):
-        jobs.send(ids)
+        chain.send(ids)
     ses.proxy.fail_next(
         1, Fault(status=400, code="MessageRejected", message="Email address is on a blocklist")
     )
-    counts = jobs.send(ids)
+    counts = chain.send(ids)
     assert counts["failed"] == 1 and counts["sent"] == 1
     with session_scope() as session:
         failed = session.scalars(select(Delivery).where(Delivery.state == "failed")).one()
         assert "MessageRejected" in (failed.last_error or "")
     # A failed row is final: sending the chunk again sends nothing more.
-    jobs.send(ids)
+    chain.send(ids)
     assert len(ses.sent()) == 1
 
 
@@ -79,7 +79,7 @@ def test_an_account_level_error_pauses_sending_keeps_rows_pending_until_resumed(
     ses.proxy.fail_next(
         1, Fault(status=400, code="SendingPausedException", message="Sending is paused")
     )
-    counts = jobs.send(ids)
+    counts = chain.send(ids)
     assert counts["paused"] == 4
     assert states() == {"pending": 4}
     runner = CliRunner()
@@ -88,7 +88,7 @@ def test_an_account_level_error_pauses_sending_keeps_rows_pending_until_resumed(
     assert "PAUSED" in status.output and "SendingPausedException" in status.output
     # While paused, nothing goes out and no retry storm hits SES.
     faulted = ses.proxy.state.faulted
-    assert jobs.send(ids)["paused"] == 4
+    assert chain.send(ids)["paused"] == 4
     assert ses.proxy.state.faulted == faulted and ses.sent() == []
     resumed = runner.invoke(cli, ["sending", "resume"])
     assert resumed.exit_code == 0, resumed.output
@@ -107,7 +107,7 @@ def test_an_unverified_sender_identity_pauses_instead_of_failing_every_reader(se
             "check in region US-EAST-1: digest@papers.example.com",
         ),
     )
-    assert jobs.send(ids)["paused"] == 2
+    assert chain.send(ids)["paused"] == 2
     with session_scope() as session:
         assert breaker.read(session).is_open()
 
@@ -116,15 +116,12 @@ def test_no_answer_after_the_request_went_out_is_uncertain_and_not_resent(
     ses, sqlite_url, monkeypatch
 ):
     monkeypatch.setenv("NEWSLETTER_SES_TIMEOUT", "1")
-    jobs._sender = None
-    from newsletter.config import get_settings
-
-    get_settings.cache_clear()
+    services.reset()
     ids = ready_deliveries(2)
     ses.proxy.fail_next(1, Fault(hang=2.0, forward_first=True))
-    counts = jobs.send(ids)
+    counts = chain.send(ids)
     assert counts["uncertain"] == 1 and counts["sent"] == 1
-    jobs.send(ids)
+    chain.send(ids)
     assert len(ses.sent()) == 2  # moto did take the first one; we did not send it again
     assert states() == {"uncertain": 1, "sent": 1}
     result = CliRunner().invoke(cli, ["deliveries", "--state", "uncertain", "--json"])
@@ -139,7 +136,7 @@ def test_an_address_suppressed_after_planning_is_not_mailed(ses, sqlite_url):
             select(Subscriber).where(Subscriber.email == "reader00002@example.org")
         ).one()
         unsubscribed.status = SubscriberStatus.UNSUBSCRIBED
-    counts = jobs.send(ids)
+    counts = chain.send(ids)
     assert counts == {**counts, "sent": 1, "suppressed": 2}
     assert list(recipients_of(ses.sent())) == ["reader00000@example.org"]
 
@@ -154,7 +151,7 @@ def test_the_daily_quota_from_get_account_pauses_sending_until_the_window_frees(
         "SentLast24Hours": 47.0,
     }
     ids = ready_deliveries(5)
-    counts = jobs.send(ids)
+    counts = chain.send(ids)
     assert counts["sent"] == 3 and counts["paused"] == 2
     assert ses.proxy.state.account_calls == 1  # cached, not asked per message
     with session_scope() as session:
@@ -173,7 +170,7 @@ def test_a_daily_quota_error_from_ses_pauses_until_the_window_frees_without_retr
     ses.proxy.fail_next(
         1, Fault(status=400, code="ThrottlingException", message="Daily message quota exceeded")
     )
-    assert jobs.send(ids)["paused"] == 3
+    assert chain.send(ids)["paused"] == 3
     assert states() == {"pending": 3}
     assert ses.proxy.state.faulted == 1  # one request, no retry storm
     with session_scope() as session:
@@ -192,7 +189,7 @@ def test_two_workers_handed_the_same_chunk_send_each_delivery_once(ses, pg_url):
 
     def run() -> None:
         barrier.wait()
-        results.append(jobs.send(ids))
+        results.append(chain.send(ids))
 
     threads = [threading.Thread(target=run) for _ in range(3)]
     for thread in threads:

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from newsletter import jobs
 from newsletter.db import session_scope
+from newsletter.ingest.service import run_ingest
 from newsletter.models import Delivery, Edition, Interest, Subscriber, SubscriberStatus
 from newsletter.schedule import local_slot
 from tests.delivery.helpers import LONG_AGO, ZONES, add_readers, wait_for
@@ -59,7 +59,7 @@ def finish_and_judge(ses, count: int = READERS, timeout: float = 120):
 def test_ses_throttling_for_a_while_delays_but_loses_and_repeats_nothing(
     ses, pg_url, redis_url, start_worker
 ):
-    jobs.ingest("sample")
+    run_ingest("sample")
     add_readers(READERS)
     start_worker(concurrency=2, env=worker_env(ses))
     with Beat(every=1.0).start():
@@ -73,7 +73,7 @@ def test_ses_throttling_for_a_while_delays_but_loses_and_repeats_nothing(
 def test_a_worker_killed_mid_edition_and_restarted_sends_the_rest_once(
     ses, pg_url, redis_url, start_worker, beat
 ):
-    jobs.ingest("sample")
+    run_ingest("sample")
     add_readers(READERS)
     env = worker_env(ses, NEWSLETTER_SEND_RATE="40")
     worker = start_worker(concurrency=2, env=env)
@@ -99,7 +99,7 @@ def test_redis_restarted_mid_edition_loses_queued_tasks_but_no_reader(
     get_settings.cache_clear()
     reconfigure(app)
     try:
-        jobs.ingest("sample")
+        run_ingest("sample")
         add_readers(READERS)
         env = worker_env(ses, NEWSLETTER_SEND_RATE="40", REDIS_URL=own.url)
         start_worker(concurrency=2, env=env)
@@ -116,7 +116,7 @@ def test_redis_restarted_mid_edition_loses_queued_tasks_but_no_reader(
 def test_postgresql_connections_dropped_mid_edition_are_survived(
     ses, pg_url, redis_url, start_worker, beat
 ):
-    jobs.ingest("sample")
+    run_ingest("sample")
     add_readers(READERS)
     start_worker(concurrency=2, env=worker_env(ses, NEWSLETTER_SEND_RATE="40"))
     wait_for(lambda: sent_count() >= 30, timeout=60, interval=0.1)
@@ -151,7 +151,7 @@ def test_beat_down_for_two_hours_sends_everyone_late_not_twice(
 
     before, after = datetime(2026, 11, 26, 10, tzinfo=UTC), datetime(2026, 11, 26, 12, tzinfo=UTC)
     in_gap = before + timedelta(hours=1)
-    jobs.ingest("sample")
+    run_ingest("sample")
     expected: dict[str, str] = {}
     with session_scope() as session:
         plan = [(tz, local_slot(tz, in_gap)) for tz in ZONES] + [

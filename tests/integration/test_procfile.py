@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.queues import Queue
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
@@ -66,8 +68,15 @@ def wait_until(check, process, log: Path, timeout: float = 60.0) -> None:
     pytest.fail(f"process did not become ready:\n{log.read_text()[-3000:]}")
 
 
-def test_the_procfile_declares_web_worker_and_beat():
-    assert set(procfile()) >= {"web", "worker", "beat"}
+def test_the_procfile_declares_release_web_worker_and_beat():
+    assert set(procfile()) >= {"release", "web", "worker", "beat"}
+    # Migrations run once per release, never by each web replica as it starts.
+    assert procfile()["release"] == "newsletter db upgrade"
+
+
+def test_the_worker_line_consumes_every_queue_of_the_registry():
+    consumed = procfile()["worker"].split("-Q ", 1)[1].split()[0].split(",")
+    assert sorted(consumed) == sorted(queue.value for queue in Queue)
 
 
 def test_web_serves_healthz(worker_env, tmp_path):
@@ -95,7 +104,7 @@ def test_worker_becomes_ready_on_all_queues(worker_env, tmp_path):
     try:
         wait_until(lambda: b" ready." in log.read_bytes(), process, log)
         text = log.read_text()
-        for queue in ("ingest", "schedule", "render", "send"):
+        for queue in Queue:
             assert f".> {queue}" in text
     finally:
         stop(process)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import jobs
 from newsletter.db import session_scope
+from newsletter.ingest.service import run_ingest
 from newsletter.models import Delivery, DeliveryState
 from newsletter.subscriptions.service import Preferences, add_subscriber
 from newsletter.timeutil import utcnow
@@ -30,7 +30,7 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
 
 
 def test_plan_pick_send_chain_runs_on_a_real_worker(start_worker, isolated_settings: Path):
-    jobs.ingest("sample")
+    run_ingest("sample")
     with session_scope() as session:
         for n, tz in enumerate(["UTC", "Asia/Tokyo", "America/Denver"]):
             add_subscriber(

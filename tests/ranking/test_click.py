@@ -19,7 +19,8 @@ PDF = "https://arxiv.org/pdf/2411.01234v2"
 
 
 @pytest.fixture
-def client() -> TestClient:
+def client(sqlite_url: str) -> TestClient:
+    # The web app never migrates (`newsletter db upgrade` does): start from a migrated DB.
     return TestClient(create_app(), follow_redirects=False)
 
 

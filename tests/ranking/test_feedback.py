@@ -17,9 +17,9 @@ from newsletter.models import (
     Feedback,
     FeedbackKind,
 )
-from newsletter.pipeline import pick_papers
 from newsletter.ranking.feedback import L2, balanced_weights, decision, fit_dual
 from newsletter.ranking.profile import Profile
+from newsletter.ranking.readers import rank_and_record
 from newsletter.ranking.score import RankWeights, fit_edition, rank
 from newsletter.subscriptions.service import Preferences, add_subscriber
 from tests.ranking.dbfactories import add_papers, daily_edition, pending_delivery
@@ -107,7 +107,7 @@ def test_likes_and_hides_in_the_database_change_the_next_digest(db_url: str):
         for arxiv_id, kind in ratings:
             session.add(Feedback(subscriber_id=rater.id, arxiv_id=arxiv_id, kind=kind))
         deliveries = [pending_delivery(session, second.id, s.id) for s in (plain, rater)]
-        ready = pick_papers(session, [d.id for d in deliveries], now=NOW)
+        ready = rank_and_record(session, [d.id for d in deliveries], now=NOW)
         assert sorted(ready) == sorted(d.id for d in deliveries)
 
     with session_scope() as session:
@@ -147,7 +147,7 @@ def test_a_paper_in_an_earlier_digest_is_not_sent_again(sqlite_url: str, state: 
             )
         )
         delivery = pending_delivery(session, today.id, reader.id)
-        pick_papers(session, [delivery.id], now=NOW)
+        rank_and_record(session, [delivery.id], now=NOW)
         picked = [p["arxiv_id"] for p in delivery.papers or []]
     assert picked[:2] == ["graph.3", "graph.4"] or set(picked[:2]) == {"graph.3", "graph.4"}
     assert "graph.1" not in picked and "graph.2" not in picked
@@ -167,7 +167,7 @@ def test_a_seed_paper_from_an_earlier_edition_steers_the_digest(sqlite_url: str)
         )
         today = daily_edition(session, papers)  # the seed is not a candidate
         delivery = pending_delivery(session, today.id, reader.id)
-        pick_papers(session, [delivery.id], now=NOW)
+        rank_and_record(session, [delivery.id], now=NOW)
         picked = delivery.papers or []
     assert [topic_of(p["arxiv_id"]) for p in picked[:3]] == ["diffusion"] * 3
     assert picked[0]["reason"].startswith("similar to your seed paper 2401.00001")
@@ -194,7 +194,7 @@ def test_a_preview_ranks_exactly_as_the_send_path(sqlite_url: str, monkeypatch):
         today = daily_edition(session, papers)
         preview = ranked_picks(session, today, reader)
         delivery = pending_delivery(session, today.id, reader.id)
-        pick_papers(session, [delivery.id], now=NOW)
+        rank_and_record(session, [delivery.id], now=NOW)
         sent = delivery.papers or []
     assert [p["arxiv_id"] for p in preview] == [p["arxiv_id"] for p in sent]
     assert [p["reason"] for p in preview] == [p["reason"] for p in sent]

@@ -41,10 +41,10 @@ def test_minilm_loads_offline_and_gives_unit_vectors_that_mean_something(minilm)
 
 
 def test_the_embed_job_stores_minilm_vectors(sqlite_url, monkeypatch, minilm):
-    from newsletter import jobs
     from newsletter.config import get_settings
     from newsletter.db import session_scope
     from newsletter.ranking import embedder
+    from newsletter.ranking.embed_job import embed_missing
     from tests.ranking.dbfactories import add_papers
     from tests.ranking.factories import NOW, edition
 
@@ -53,5 +53,5 @@ def test_the_embed_job_stores_minilm_vectors(sqlite_url, monkeypatch, minilm):
     embedder._loaded["minilm"] = minilm  # loaded once for the module
     with session_scope() as session:
         add_papers(session, edition()[:4], NOW)
-    result = jobs.embed()
+    result = embed_missing()
     assert (result["model"], result["papers"]) == ("all-MiniLM-L6-v2", 4)

@@ -10,14 +10,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from newsletter import jobs
 from newsletter.cli import cli
 from newsletter.db import session_scope
 from newsletter.models import Paper, TextEmbedding
-from newsletter.pipeline import pick_papers
 from newsletter.ranking import embedder as embedder_module
+from newsletter.ranking.embed_job import embed_missing
 from newsletter.ranking.embedder import EmbeddingsUnavailable, load_embedder
 from newsletter.ranking.profile import Profile
+from newsletter.ranking.readers import rank_and_record
 from newsletter.ranking.vectors import from_bytes, paper_text
 from newsletter.subscriptions.service import Preferences, add_subscriber, unsubscribe
 from tests.ranking import fake_embedder
@@ -56,7 +56,7 @@ def test_papers_and_reader_texts_are_embedded_once(db_url: str, embeddings_on: N
             Preferences(keywords=[OOD, "graph neural networks"], description="novelty"),
             confirmed=True,
         )
-    first = jobs.embed()
+    first = embed_missing()
     assert first == {**first, "enabled": True, "model": "fake-concepts-v1", "papers": 24}
     assert first["texts"] == 3  # the shared keyword once, the other keyword, the description
     with session_scope() as session:
@@ -70,7 +70,7 @@ def test_papers_and_reader_texts_are_embedded_once(db_url: str, embeddings_on: N
         assert session.scalar(select(func.count()).select_from(TextEmbedding)) == 3
 
     calls = len(fake_embedder.calls)
-    again = jobs.embed()
+    again = embed_missing()
     assert (again["papers"], again["texts"]) == (0, 0)
     assert len(fake_embedder.calls) == calls  # nothing was sent to the model
 
@@ -82,10 +82,10 @@ def test_a_new_model_re_embeds_instead_of_mixing_vectors(
 
     with session_scope() as session:
         add_papers(session, papers()[:5], NOW)
-    jobs.embed()
+    embed_missing()
     monkeypatch.setenv("NEWSLETTER_EMBEDDINGS", "tests.ranking.fake_embedder:make_v2")
     get_settings.cache_clear()
-    assert jobs.embed()["papers"] == 5
+    assert embed_missing()["papers"] == 5
     with session_scope() as session:
         assert {m for m, _ in stored(session).values()} == {"fake-concepts-v2"}
 
@@ -100,7 +100,7 @@ def test_withdrawn_papers_and_unsubscribed_readers_are_not_embedded(
             session, "g@example.org", Preferences(keywords=["x y"]), confirmed=True
         )
         unsubscribe(session, gone)
-    result = jobs.embed()
+    result = embed_missing()
     assert (result["papers"], result["texts"]) == (2, 0)
 
 
@@ -110,7 +110,7 @@ def test_a_limit_embeds_the_newest_papers_first(sqlite_url: str, embeddings_on: 
         item.published_at = NOW - timedelta(days=age)
     with session_scope() as session:
         add_papers(session, items, NOW)
-    assert jobs.embed(limit=2)["papers"] == 2
+    assert embed_missing(limit=2)["papers"] == 2
     with session_scope() as session:
         done = {a for a, (m, _) in stored(session).items() if m}
     assert done == {items[0].arxiv_id, items[1].arxiv_id}
@@ -119,7 +119,7 @@ def test_a_limit_embeds_the_newest_papers_first(sqlite_url: str, embeddings_on: 
 def test_embeddings_off_is_a_no_op(sqlite_url: str):
     with session_scope() as session:
         add_papers(session, papers()[:3], NOW)
-    assert jobs.embed() == {"enabled": False, "papers": 0, "texts": 0}
+    assert embed_missing() == {"enabled": False, "papers": 0, "texts": 0}
 
 
 def test_the_pipeline_ranks_with_the_stored_vectors(db_url: str, embeddings_on: None):
@@ -136,12 +136,12 @@ def test_the_pipeline_ranks_with_the_stored_vectors(db_url: str, embeddings_on: 
     def digest(reader_id: int) -> list[str]:
         with session_scope() as session:
             delivery = pending_delivery(session, edition_id, reader_id)
-            pick_papers(session, [delivery.id], now=NOW)
+            rank_and_record(session, [delivery.id], now=NOW)
             return [p["arxiv_id"] for p in delivery.papers or []]
 
     before = digest(early)  # no vectors stored yet: tf-idf alone
     assert "nov.1" not in before
-    jobs.embed()
+    embed_missing()
     after = digest(late)  # same process, same edition: refitted with the vectors
     assert set(after[:2]) == {"ood.1", "ood.2"}
     assert "nov.1" in after
@@ -251,11 +251,11 @@ def test_a_revised_text_is_embedded_again_and_an_upvote_change_is_not(
             upsert_papers(session, [PaperRecord(**values)])
 
     store(abstract="We study protein folding.", version=1)
-    assert jobs.embed()["papers"] == 1
+    assert embed_missing()["papers"] == 1
     store(abstract="We study protein folding.", version=1, upvotes=40, source="hf")
-    assert jobs.embed()["papers"] == 0  # same text: the vector still describes it
+    assert embed_missing()["papers"] == 0  # same text: the vector still describes it
     store(abstract="We study speech and audio.", version=2)
-    assert jobs.embed()["papers"] == 1
+    assert embed_missing()["papers"] == 1
     with session_scope() as session:
         paper = session.scalars(select(Paper)).one()
         want = fake_embedder.FakeEmbedder().encode([paper_text(paper.title, paper.abstract)])
@@ -271,10 +271,10 @@ def test_two_embed_tasks_at_once_share_the_work(pg_url: str, monkeypatch: pytest
         add_papers(session, papers(), NOW)
     items = len(papers())
     fake_embedder.calls.clear()  # texts per encode() call
-    monkeypatch.setattr("newsletter.ranking.vectors.BATCH", 4)
+    monkeypatch.setattr("newsletter.ranking.embed_job.BATCH", 4)
     results: dict[str, dict] = {}
     threads = [
-        threading.Thread(target=lambda n=n: results.__setitem__(n, jobs.embed()))
+        threading.Thread(target=lambda n=n: results.__setitem__(n, embed_missing()))
         for n in ("a", "b")
     ]
     for thread in threads:
@@ -297,7 +297,7 @@ def test_a_model_that_returns_nan_cannot_poison_the_ranking(
     items = [*papers(), paper("bad.1", "A glitch in the matrix", "Nothing to see.")]
     with session_scope() as session:
         add_papers(session, items, NOW)
-    assert jobs.embed()["papers"] == len(items)
+    assert embed_missing()["papers"] == len(items)
     with session_scope() as session:
         vectors = paper_vectors(session, [p.arxiv_id for p in items], "fake-concepts-v1")
     assert not vectors["bad.1"].any()  # stored as zeros: "no vector"
@@ -317,5 +317,5 @@ def test_a_model_that_cannot_load_never_stops_a_digest(
         )
         delivery = pending_delivery(session, daily_edition(session, items).id, reader.id)
         use(monkeypatch, "tests.ranking.fake_embedder:no_such_factory")
-        assert pick_papers(session, [delivery.id], now=NOW) == [delivery.id]
+        assert rank_and_record(session, [delivery.id], now=NOW) == [delivery.id]
     assert "ranking without embeddings" in caplog.text

@@ -42,7 +42,7 @@ def test_a_forged_or_cut_link_gets_a_clear_error_page():
     assert "Traceback" not in response.text
 
 
-def test_a_revoked_link_no_longer_shows_the_digest():
+def test_a_revoked_link_no_longer_shows_the_digest(sqlite_url):
     client = TestClient(create_app())
     subscriber_id, view = make_reader(2)
     with session_scope() as session:
@@ -53,7 +53,7 @@ def test_a_revoked_link_no_longer_shows_the_digest():
     assert "part 1" not in response.text
 
 
-def test_a_link_to_a_digest_never_composed_says_so():
+def test_a_link_to_a_digest_never_composed_says_so(sqlite_url):
     client = TestClient(create_app())
     subscriber_id, _ = make_reader(2)
     token = make_token("view", subscriber_id, 0, "daily-2026-01-01")

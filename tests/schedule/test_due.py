@@ -11,9 +11,8 @@ from sqlalchemy import select
 
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.editions import get_or_open_edition
+from newsletter.editions import get_or_open_edition, plan_deliveries
 from newsletter.models import Delivery, Edition, Paper, Subscriber, SubscriberStatus
-from newsletter.pipeline import plan_due
 from newsletter.schedule import next_due_label, next_send_time
 
 LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
@@ -47,7 +46,7 @@ def reader(
 def tick(now: datetime) -> list[tuple[str, str]]:
     """Run one planner tick at `now`; return (email, edition key) of the rows it made."""
     with session_scope() as session:
-        ids = plan_due(session, now)
+        ids = plan_deliveries(session, now)
         rows = session.execute(
             select(Subscriber.email, Edition.key)
             .join(Delivery, Delivery.subscriber_id == Subscriber.id)

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from newsletter import db as dbmod
+from newsletter import services
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     dbmod.upgrade(f"sqlite:///{path}")
-    dbmod.reset_engines()
+    services.reset()
     # Fold the WAL back into the main file so a plain copy holds the whole schema.
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA journal_mode=DELETE")

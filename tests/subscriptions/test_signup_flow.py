@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from newsletter import jobs
+from newsletter import services
 from newsletter.db import ensure_schema, session_scope
 from newsletter.delivery.base import OutgoingEmail, SendResult, TransientSendError
 from newsletter.models import Feedback, Subscriber, SubscriberStatus, Suppression
@@ -79,14 +79,14 @@ def test_a_mail_outage_keeps_the_signup_and_lets_the_person_retry(
     schema: str, isolated_settings: Path
 ):
     refusing = RefusingSender()
-    jobs._sender = refusing
+    services.current().provide("sender", refusing)
     result = request_signup("reader@example.org", PREFS)
     assert result.outcome == SignupOutcome.MAIL_FAILED
     assert reload(result.subscriber_id or 0).status == SubscriberStatus.PENDING
     # Not throttled: nothing reached the person, so asking again tries again at once.
     assert request_signup("reader@example.org", PREFS).outcome == SignupOutcome.MAIL_FAILED
     assert refusing.attempts == 2
-    jobs._sender = None
+    services.reset()
     assert request_signup("reader@example.org", PREFS).outcome == (SignupOutcome.CONFIRMATION_SENT)
 
 

@@ -13,10 +13,11 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from newsletter.brokerstats import queue_stats, redis_client
 from newsletter.cli import cli
 from newsletter.db import session_scope
 from newsletter.models import Delivery, DeliveryState, IngestRun
-from newsletter.monitoring import overview, queue_stats, redis_client
+from newsletter.monitoring import overview
 from newsletter.subscriptions.bounces import record_ses_event
 from newsletter.timeutil import utcnow
 from tests.subscriptions.factories import make_sent_digest, make_subscriber
@@ -267,9 +268,9 @@ def test_a_paused_sender_and_the_ses_quota_show_up_everywhere(
 def test_embedding_coverage_and_a_lagging_embed_task_show_up_everywhere(
     client: TestClient, admin_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ):
-    from newsletter import jobs
     from newsletter.config import get_settings
     from newsletter.models import Paper
+    from newsletter.ranking.embed_job import embed_missing
 
     now = utcnow()
     with session_scope() as session:
@@ -292,7 +293,7 @@ def test_embedding_coverage_and_a_lagging_embed_task_show_up_everywhere(
     metrics = {m.name: m for m in text_string_to_metric_families(client.get("/metrics").text)}
     assert metrics["newsletter_papers_without_embedding"].samples[0].value == 3
 
-    jobs.embed()
+    embed_missing()
     with session_scope() as session:
         view = overview(session, inspect=None)
     assert (view.embeddings or {})["embedded"] == 3

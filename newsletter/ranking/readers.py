@@ -1,7 +1,9 @@
-"""The edition pipeline as plain functions: plan who is due, pick their papers.
+"""Rank a chunk of readers from the database and record their picks (the rank step).
 
-Celery tasks in workers/ are thin wrappers over these; `run_due_inline` chains them
-in-process for the embedded default.
+Loads what the ranker needs (the edition's fitted model, each reader's interests,
+feedback and history, the library papers they point at, stored vectors) in a few
+queries per chunk, ranks them in one vectorised pass (newsletter.ranking.score) and
+writes each delivery's picks with a conditional update.
 """
 
 from __future__ import annotations
@@ -13,10 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from newsletter.editions import get_or_open_edition
 from newsletter.models import (
     Delivery,
     DeliveryState,
@@ -31,66 +31,15 @@ from newsletter.ranking.profile import CandidatePaper, Pick, Profile
 from newsletter.ranking.score import DenseVectors, EditionModel, dense_ready, fit_edition, rank
 from newsletter.ranking.vectors import from_bytes, paper_vectors, text_vectors
 from newsletter.ranking.weights import configured_weights
-from newsletter.schedule import due_subscribers
+from newsletter.services import current
 from newsletter.subscriptions.service import preferences_of
 from newsletter.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-CHUNK_SIZE = 100
 HISTORY = timedelta(days=90)
 # How many of the most recently sent papers may serve as "sent but not clicked" examples.
 LIBRARY_SENT = 32
-
-
-def chunked(ids: Sequence[int], size: int = CHUNK_SIZE) -> list[list[int]]:
-    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
-
-
-def plan_due(session: Session, now: datetime | None = None) -> list[int]:
-    """Create Delivery rows for everyone due at `now`; return the ids of the new rows.
-
-    Insert-or-ignore on (edition, subscriber): planning twice, or two planners at once,
-    never makes a second delivery.
-    """
-    now = now or utcnow()
-    due = due_subscribers(session, now)
-    by_key: dict[str, list[int]] = defaultdict(list)
-    for item in due:
-        by_key[item.edition_key].append(item.subscriber_id)
-    created: list[int] = []
-    for key, subscriber_ids in sorted(by_key.items()):
-        edition = get_or_open_edition(session, key, now)
-        rows = [
-            {
-                "edition_id": edition.id,
-                "subscriber_id": sid,
-                "state": DeliveryState.PENDING,
-                "attempts": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for sid in subscriber_ids
-        ]
-        created.extend(_insert_ignore(session, rows))
-    return sorted(created)
-
-
-def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    if not rows:
-        return []
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    ids: list[int] = []
-    for start in range(0, len(rows), 500):
-        statement = (
-            insert(Delivery)
-            .values(rows[start : start + 500])
-            .on_conflict_do_nothing(index_elements=["edition_id", "subscriber_id"])
-            .returning(Delivery.id)
-        )
-        ids.extend(session.scalars(statement))
-    return ids
 
 
 def _vectors_model() -> str | None:
@@ -100,11 +49,6 @@ def _vectors_model() -> str | None:
     except EmbeddingsUnavailable as exc:
         log.error("ranking without embeddings: %s", exc)
         return None
-
-
-# Per-process cache of fitted edition models: fitting is the expensive part, done once
-# per edition per worker process rather than once per chunk or per reader.
-_models: dict[tuple[int, int, int], EditionModel] = {}
 
 
 def edition_model(session: Session, edition: Edition) -> EditionModel:
@@ -126,8 +70,10 @@ def edition_model(session: Session, edition: Edition) -> EditionModel:
             )
             or 0
         )
+    # Fitting is the expensive part: once per edition per worker process, not per chunk.
+    models = current().cache("edition_models")
     cache_key = (edition.id, len(edition.candidate_ids), embedded)
-    model = _models.get(cache_key)
+    model: EditionModel | None = models.get(cache_key)
     if model is None:
         papers = session.scalars(
             select(Paper).where(Paper.arxiv_id.in_(edition.candidate_ids))
@@ -146,8 +92,8 @@ def edition_model(session: Session, edition: Edition) -> EditionModel:
                 else None
             ),
         )
-        _models.clear()  # keep one edition's model; editions are processed one after another
-        _models[cache_key] = model
+        models.clear()  # keep one edition's model; editions are processed one after another
+        models[cache_key] = model
     return model
 
 
@@ -271,7 +217,7 @@ def rank_readers(
     )
 
 
-def pick_papers(
+def rank_and_record(
     session: Session, delivery_ids: Iterable[int], now: datetime | None = None
 ) -> list[int]:
     """Rank and record the papers of each pending delivery in the chunk.

@@ -1,0 +1,297 @@
+"""The chain from paper to inbox: plan who is due -> rank their papers -> send.
+
+This module owns the chain. Each step opens its own transactions, takes only plain
+values (delivery ids, a time) and passes the ids it produced to the next step through a
+`Handoff`: the Celery tasks (workers/tasks.py) use `Queued`, which queues the next
+task, and the embedded default uses `InProcess`, which runs the next step at once. So
+both run the same code, and a step run twice (a redelivered message) does no harm:
+unique keys and conditional updates in the database decide, never a read-then-write.
+
+    plan    editions.plan_deliveries: Delivery rows, insert-or-ignore   (queue schedule)
+    rank    ranking.readers.rank_and_record: picks per delivery         (queue rank)
+    send    delivery.send: compose, claim, send, record                 (queue send)
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import redis
+import sqlalchemy.exc
+from sqlalchemy import func, select
+
+from newsletter.config import get_settings
+from newsletter.db import session_scope
+from newsletter.delivery import breaker, state
+from newsletter.delivery.backends import process_limiter, process_sender
+from newsletter.delivery.base import TransientSendError
+from newsletter.delivery.ratelimit import RateLimitTimeout
+from newsletter.delivery.send import Outcome, compose_chunk, send_composed
+from newsletter.editions import plan_deliveries
+from newsletter.models import Delivery, Edition
+from newsletter.queues import broker
+from newsletter.ranking.readers import rank_and_record
+from newsletter.schedule import quiet_days_included
+from newsletter.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# Deliveries per rank or send task: big enough that queueing costs nothing next to the
+# work, small enough that a retried chunk redoes little.
+CHUNK_SIZE = 100
+
+# Errors worth retrying a task for: the provider said "later", or the database or
+# Redis connection dropped (the claim makes running the task again safe).
+RETRYABLE_SEND: tuple[type[Exception], ...] = (TransientSendError, RateLimitTimeout)
+RETRYABLE_INFRA: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
+def chunked(ids: Sequence[int], size: int = CHUNK_SIZE) -> list[list[int]]:
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+class Handoff(Protocol):
+    """Where a step puts the ids it produced: the next step, queued or run at once."""
+
+    def rank(self, delivery_ids: list[int]) -> None: ...
+
+    def send(self, delivery_ids: list[int]) -> None: ...
+
+
+# --- the steps ----------------------------------------------------------------------
+
+
+def plan(now: datetime | None = None) -> list[int]:
+    """Create the Delivery rows of everyone due at `now`; return the new rows' ids."""
+    with session_scope() as session:
+        return plan_deliveries(session, now)
+
+
+def sweep(*, everything: bool = False) -> list[int]:
+    """Expire stuck claims and return pending rows whose task messages were lost.
+
+    `everything` returns every pending row (the in-process runner has no queue that
+    could still hold them). Nothing is returned while sending is paused.
+    """
+    expire()
+    with session_scope() as session:
+        if breaker.is_open(session):
+            return []
+        if everything:
+            return state.pending_ids(session)
+        older = timedelta(seconds=get_settings().requeue_after_seconds)
+        return state.stale_pending(session, older)
+
+
+def expire() -> int:
+    """Turn claims whose lease ran out into `uncertain` (never resent by themselves)."""
+    with session_scope() as session:
+        expired = state.expire_leases(session)
+    if expired:
+        log.error("%d deliveries became uncertain (lease expired while sending)", expired)
+    return expired
+
+
+def rank(delivery_ids: list[int], now: datetime | None = None) -> list[int]:
+    """Rank and record the picks of these deliveries; return the ids ready to send."""
+    with session_scope() as session:
+        return rank_and_record(session, delivery_ids, now)
+
+
+def send(delivery_ids: list[int]) -> dict[str, int]:
+    """Send each delivery in turn; a retryable error stops the chunk and propagates.
+
+    When sending is paused (breaker open) the rest of the chunk stays pending and
+    nothing is retried: resuming, or the window freeing up, puts them back on the queue.
+    """
+    counts = {outcome.value: 0 for outcome in Outcome}
+    with session_scope() as session:
+        if breaker.is_open(session):
+            counts[Outcome.PAUSED] = len(delivery_ids)
+            return counts
+    sender, limiter = process_sender(), process_limiter()
+    started = time.perf_counter()
+    composed = compose_chunk(delivery_ids)
+    rendered = time.perf_counter()
+    try:
+        for n, delivery_id in enumerate(delivery_ids):
+            email = composed[delivery_id]
+            outcome = email if isinstance(email, Outcome) else send_composed(email, sender, limiter)
+            if outcome == Outcome.PAUSED:
+                counts[Outcome.PAUSED] += len(delivery_ids) - n
+                break
+            counts[outcome.value] += 1
+    finally:
+        # One line per chunk: where the time went (bench/bench_e2e.py reads it too).
+        log.info(
+            "send chunk of %d: render %.3fs, send %.3fs, %s",
+            len(delivery_ids),
+            rendered - started,
+            time.perf_counter() - rendered,
+            {k: v for k, v in counts.items() if v},
+        )
+    return counts
+
+
+def backoff(retries: int, retry_after: float | None = None) -> float:
+    """Seconds before retry number `retries`: exponential, capped, with jitter.
+
+    The jitter spreads the workers that were throttled together, so they do not all come
+    back in the same instant and get throttled again.
+    """
+    cap = get_settings().send_retry_max_seconds
+    ceiling = min(cap, 2.0 ** min(retries, 20))
+    delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+    return max(delay, min(cap, retry_after or 0.0))
+
+
+# --- a step and its handoff -----------------------------------------------------------
+
+
+def plan_step(handoff: Handoff, now: datetime | None = None, *, sweep_all: bool = False) -> int:
+    """Plan who is due, add pending rows whose messages were lost, hand them to rank."""
+    ids = plan(now)
+    stale = sweep(everything=sweep_all)
+    # Handed off only after plan() committed: the next step must find the rows.
+    for chunk in chunked(sorted(set(ids) | set(stale))):
+        handoff.rank(chunk)
+    return len(ids)
+
+
+def rank_step(handoff: Handoff, delivery_ids: list[int]) -> int:
+    """Rank a chunk and hand the deliveries that have picks to send."""
+    ready = rank(delivery_ids)
+    if ready:
+        handoff.send(ready)
+    return len(ready)
+
+
+class Queued:
+    """Hand each next step to the workers as a task message on its queue."""
+
+    def rank(self, delivery_ids: list[int]) -> None:
+        broker().enqueue("rank_chunk", delivery_ids)
+
+    def send(self, delivery_ids: list[int]) -> None:
+        broker().enqueue("send_chunk", delivery_ids)
+
+
+@dataclass
+class InProcess:
+    """Run each next step at once, in this process (the embedded default, the demo).
+
+    There is no queue to retry on: a throttled send stops the run and leaves its rows
+    pending for the next run.
+    """
+
+    counts: Counter[str] = field(default_factory=Counter)
+    stopped: str | None = None
+
+    def rank(self, delivery_ids: list[int]) -> None:
+        if self.stopped is None:
+            rank_step(self, delivery_ids)
+
+    def send(self, delivery_ids: list[int]) -> None:
+        if self.stopped is not None:
+            return
+        try:
+            self.counts.update(send(delivery_ids))
+        except RETRYABLE_SEND as exc:
+            log.warning("send stopped (%s); pending rows go out on the next run", exc)
+            self.stopped = str(exc)
+            self.counts["retry_later"] += len(delivery_ids)
+
+    def summary(self) -> str:
+        totals = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items()) if n)
+        if self.stopped:
+            return f"stopped: {self.stopped}; the rest stays pending ({totals})"
+        return totals or "nothing to send"
+
+
+# --- entry points for the CLI and the demo ----------------------------------------------
+
+
+@dataclass
+class RunReport:
+    planned: int = 0
+    queued: bool = False
+    seconds: float = 0.0
+    editions: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        if self.queued:
+            return "plan_due enqueued on the schedule queue; the workers rank and send"
+        lines = [f"planned {self.planned} new deliveries in {self.seconds:.2f}s"]
+        for key, states in sorted(self.editions.items()):
+            parts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+            lines.append(f"  edition {key}: {parts}")
+        return "\n".join(lines)
+
+
+def run_due(
+    now: datetime | None = None,
+    *,
+    in_process: bool | None = None,
+    include_quiet_days: bool = False,
+) -> RunReport:
+    """Plan everyone due at `now`; in-process (the embedded default) rank and send too.
+
+    With a broker, plan_due is queued and the workers do the rest. In-process, every
+    pending row (an earlier run's throttled leftovers too) goes out now.
+    `include_quiet_days` plans daily editions on weekends and arXiv holidays too (in
+    process only: the demo must show a digest whatever day it is run).
+    """
+    now = now or utcnow()
+    in_process = get_settings().embedded if in_process is None else in_process
+    if not in_process:
+        broker().enqueue("plan_due", now.isoformat())
+        return RunReport(queued=True)
+    started = time.perf_counter()
+    with quiet_days_included() if include_quiet_days else nullcontext():
+        planned = plan_step(InProcess(), now, sweep_all=True)
+    return RunReport(
+        planned=planned,
+        seconds=time.perf_counter() - started,
+        editions=edition_states(now),
+    )
+
+
+def requeue(delivery_ids: list[int], *, in_process: bool | None = None) -> str:
+    """Rank and send these pending deliveries again: in-process, or through the queues."""
+    in_process = get_settings().embedded if in_process is None else in_process
+    if not in_process:
+        for chunk in chunked(delivery_ids):
+            Queued().rank(chunk)
+        return f"queued {len(delivery_ids)} deliveries for the workers"
+    handoff = InProcess()
+    for chunk in chunked(delivery_ids):
+        handoff.rank(chunk)
+    return handoff.summary()
+
+
+def edition_states(now: datetime) -> dict[str, Counter[str]]:
+    """Count deliveries by state for editions opened in the last two days."""
+    out: dict[str, Counter[str]] = {}
+    with session_scope() as session:
+        rows = session.execute(
+            select(Edition.key, Delivery.state, func.count())
+            .join(Delivery, Delivery.edition_id == Edition.id)
+            .where(Edition.opened_at >= now - timedelta(days=2))
+            .group_by(Edition.key, Delivery.state)
+        )
+        for key, state_name, count in rows:
+            out.setdefault(key, Counter())[state_name] = count
+    return out
