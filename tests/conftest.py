@@ -27,9 +27,6 @@ def _reset_process_state() -> None:
     from workers.app import app, reconfigure
 
     reconfigure(app)
-    from newsletter.delivery import breaker
-
-    breaker._cache.clear()
     email_environment.cache_clear()
     from newsletter.ranking import embedder
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from newsletter import services
 from newsletter.models import ServiceState
 from newsletter.timeutil import as_utc, utcnow
 
@@ -105,7 +106,7 @@ def trip(session: Session, reason: str, pause: timedelta | None = None) -> Break
             "until": until.isoformat() if until else None,
         },
     )
-    _cache.clear()
+    services.current().cache("breaker").clear()
     log.error(
         "SENDING PAUSED: %s; deliveries stay pending. %s",
         reason,
@@ -122,17 +123,15 @@ def pause(session: Session, reason: str = "paused by an operator") -> BreakerSta
 
 def resume(session: Session) -> None:
     _write(session, {"open": False, "resumed_at": utcnow().isoformat()})
-    _cache.clear()
+    services.current().cache("breaker").clear()
     log.warning("sending resumed")
-
-
-_cache: dict[str, tuple[float, BreakerState]] = {}
 
 
 def is_open(session: Session) -> bool:
     """Tell whether sending is paused now (cached for CHECK_EVERY seconds per process)."""
-    hit = _cache.get(KEY)
+    cache = services.current().cache("breaker")
+    hit: tuple[float, BreakerState] | None = cache.get(KEY)
     if hit is None or time.monotonic() - hit[0] > CHECK_EVERY:
         hit = (time.monotonic(), read(session))
-        _cache[KEY] = hit
+        cache[KEY] = hit
     return hit[1].is_open()
