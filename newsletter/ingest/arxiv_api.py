@@ -17,6 +17,7 @@ from newsletter.ingest.normalise import (
     MalformedDocument,
     PaperRecord,
     Parsed,
+    clean_prose,
     clean_text,
     https,
     is_withdrawn,
@@ -97,11 +98,11 @@ def _record(entry: etree._Element, entry_id: str, source: str) -> PaperRecord:
     primary = entry.find("arxiv:primary_category", NS)
     categories = [c.get("term", "") for c in entry.iterfind("a:category", NS) if c.get("term")]
     comment = clean_text(_text(entry, "arxiv:comment")) or None
-    abstract = clean_text(abstract_raw)
+    abstract = clean_prose(abstract_raw)
     return PaperRecord(
         arxiv_id=arxiv_id,
         version=version or 1,
-        title=clean_text(title_raw),
+        title=clean_prose(title_raw),
         title_raw=title_raw.strip(),
         abstract=abstract,
         abstract_raw=abstract_raw.strip(),

@@ -24,7 +24,7 @@ from newsletter.ingest.normalise import (
     PaperRecord,
     Parsed,
     abs_url,
-    clean_text,
+    clean_prose,
     html_to_text,
     is_withdrawn,
     pdf_url,
@@ -105,12 +105,12 @@ def _record(entry: Any, source: str) -> PaperRecord:
         raise InvalidPaper("no authors")
     categories = [str(t.get("term")) for t in entry.get("tags", []) if t.get("term")]
     published = entry.get("published_parsed") or entry.get("updated_parsed")
-    abstract = clean_text(abstract_raw)
+    abstract = clean_prose(abstract_raw)
     return PaperRecord(
         arxiv_id=arxiv_id,
         # "new" is version 1 by definition; a replacement without a version is at least 2.
         version=version or (2 if announce.startswith("replace") else 1),
-        title=clean_text(title_raw),
+        title=clean_prose(title_raw),
         title_raw=title_raw.strip(),
         abstract=abstract,
         abstract_raw=abstract_raw.strip(),

@@ -20,11 +20,11 @@ from newsletter.ingest.normalise import (
     PaperRecord,
     Parsed,
     abs_url,
+    clean_prose,
     clean_text,
     parse_time,
     pdf_url,
     split_arxiv_id,
-    strip_markup,
 )
 
 SOURCE = "hf"
@@ -90,9 +90,9 @@ def _record(item: Any, source: str) -> PaperRecord:
     return PaperRecord(
         arxiv_id=arxiv_id,
         version=0,
-        title=clean_text(strip_markup(title_raw)),
+        title=clean_prose(title_raw),
         title_raw=title_raw.strip(),
-        abstract=clean_text(strip_markup(abstract_raw)),
+        abstract=clean_prose(abstract_raw),
         abstract_raw=abstract_raw.strip(),
         authors=authors,
         published_at=parse_time(_str(paper.get("publishedAt"))),

@@ -9,7 +9,8 @@ from email.utils import parsedate_to_datetime
 
 import lxml.html
 from lxml import etree
-from pylatexenc.latex2text import LatexNodes2Text
+
+from newsletter.ingest.latex import latex_to_text, plain_letters
 
 # New style (2411.01234, optional version) and old style (math/0211159, hep-th/9901001v2).
 _ARXIV_ID = re.compile(
@@ -17,7 +18,6 @@ _ARXIV_ID = re.compile(
     re.IGNORECASE,
 )
 _WHITESPACE = re.compile(r"\s+")
-_latex = LatexNodes2Text(math_mode="text", strict_latex_spaces=False)
 
 
 class InvalidPaper(ValueError):
@@ -78,32 +78,21 @@ def clean_text(raw: str) -> str:
     """Turn LaTeX-laden, hard-wrapped source text into readable Unicode on one line.
 
     Unknown macros such as ``\\collabvoyager`` become their bare name rather than
-    vanishing, so a sentence keeps its subject.
+    vanishing, so a sentence keeps its subject; see `newsletter.ingest.latex`.
     """
     text = _WHITESPACE.sub(" ", raw).strip()
-    if "\\" in text or "$" in text or "{" in text:
-        protected = re.sub(r"\\([A-Za-z]+)(?![A-Za-z{])", _keep_unknown_macro, text)
-        try:
-            text = _latex.latex_to_text(protected)
-        except Exception:  # pylatexenc is lenient; never lose the text over markup
-            text = protected
+    text = plain_letters(latex_to_text(text))
     return _WHITESPACE.sub(" ", text).strip()
 
 
-_KNOWN_MACROS = frozenset(
-    """alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu
-    nu xi pi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi
-    Sigma Phi Psi Omega times cdot leq geq neq approx sim infty pm mp to rightarrow leftarrow
-    ell partial nabla sum prod int in notin subset subseteq cup cap emph textbf textit mathcal
-    mathbb mathrm mathbf texttt ldots dots cdots log exp sqrt frac hat tilde bar vec ast star
-    circ prime forall exists neg land lor oplus otimes dagger mid le ge ll gg propto equiv
-    textsc underline mbox text url href cite ref footnote sc it bf rm tt em LaTeX TeX""".split()
-)
+def clean_prose(raw: str) -> str:
+    """Normalise a title or an abstract from the raw text its source gave.
 
-
-def _keep_unknown_macro(match: re.Match[str]) -> str:
-    name = match.group(1)
-    return match.group(0) if name in _KNOWN_MACROS else name
+    The one path for every source and for `newsletter papers reclean`, so re-cleaning a
+    stored paper gives what ingesting it today would. Stray HTML (Hugging Face) goes
+    first, then LaTeX.
+    """
+    return clean_text(strip_markup(raw))
 
 
 @dataclass

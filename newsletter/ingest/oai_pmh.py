@@ -20,6 +20,7 @@ from newsletter.ingest.normalise import (
     PaperRecord,
     Parsed,
     abs_url,
+    clean_prose,
     clean_text,
     is_withdrawn,
     parse_time,
@@ -109,7 +110,7 @@ def _record(record: etree._Element, source: str) -> PaperRecord:
         raise InvalidPaper("missing abstract")
     categories = text("categories").split()
     comment = clean_text(text("comments")) or None
-    abstract = clean_text(abstract_raw)
+    abstract = clean_prose(abstract_raw)
     withdrawn = is_withdrawn(comment, abstract)
     version = 0
     published = updated = None
@@ -145,7 +146,7 @@ def _record(record: etree._Element, source: str) -> PaperRecord:
     return PaperRecord(
         arxiv_id=arxiv_id,
         version=version,
-        title=clean_text(title_raw),
+        title=clean_prose(title_raw),
         title_raw=title_raw.strip(),
         abstract=abstract,
         abstract_raw=abstract_raw.strip(),

@@ -8,7 +8,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
 
-from newsletter.ingest.normalise import PaperRecord, clean_text, split_arxiv_id
+from newsletter.ingest.normalise import PaperRecord, clean_prose, split_arxiv_id
 
 SOURCE = "sample"
 
@@ -24,9 +24,9 @@ def _record(item: dict[str, Any]) -> PaperRecord:
     return PaperRecord(
         arxiv_id=arxiv_id,
         version=version or 1,
-        title=clean_text(item["title"]),
+        title=clean_prose(item["title"]),
         title_raw=item["title"],
-        abstract=clean_text(item["abstract"]),
+        abstract=clean_prose(item["abstract"]),
         abstract_raw=item["abstract"],
         authors=item.get("authors", []),
         categories=item.get("categories", []),

@@ -37,7 +37,7 @@ def test_the_api_gives_version_affiliations_primary_category_and_extension_field
 
 def test_latex_and_hard_wraps_become_readable_text_and_the_raw_text_is_kept():
     paper = by_id(arxiv_api.parse(fixture("arxiv_api_page1.xml")).records)["2611.00001"]
-    assert paper.title == "Learning at 𝒪(1/n) Rates with Sparse Experts"
+    assert paper.title == "Learning at O(1/n) Rates with Sparse Experts"
     assert "α-smooth" in paper.abstract and "collabvoyager" in paper.abstract
     assert "\n" not in paper.abstract and "  " not in paper.abstract
     assert r"\mathcal{O}(1/n)" in paper.title_raw and "\n" in paper.abstract_raw
@@ -146,7 +146,7 @@ def test_oai_pages_give_versions_dates_and_the_resumption_token():
     assert records["2611.00009"].published_at == datetime(2026, 11, 17, 9, tzinfo=UTC)
     assert records["2611.00009"].updated_at == datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
     assert records["2611.00009"].primary_category == "cs.LG"
-    assert records["2611.00001"].title == "Learning at 𝒪(1/n) Rates with Sparse Experts"
+    assert records["2611.00001"].title == "Learning at O(1/n) Rates with Sparse Experts"
 
 
 def test_the_last_oai_page_ends_the_list_and_reports_deleted_and_withdrawn_records():

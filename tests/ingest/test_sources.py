@@ -219,7 +219,7 @@ def test_a_paper_seen_by_two_sources_is_one_paper_recording_both(
     run_ingest("hf", fill_gaps=False)
     paper = papers()["2611.00001"]
     assert paper.sources == ["arxiv", "hf"]
-    assert paper.title == "Learning at 𝒪(1/n) Rates with Sparse Experts"  # arXiv's text stays
+    assert r"\mathcal{O}" in paper.title_raw and "collabvoyager" in paper.abstract  # arXiv's
     assert paper.upvotes == 42
 
 
