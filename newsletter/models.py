@@ -118,6 +118,11 @@ class Paper(Base):
     doi: Mapped[str | None] = mapped_column(String(255))
     upvotes: Mapped[int] = mapped_column(Integer, default=0)
     num_comments: Mapped[int] = mapped_column(Integer, default=0)
+    # From Hugging Face: its model's one-line summary and keywords, and the code's stars
+    # (None: not known, unlike 0 stars). Kept for the digest cards.
+    ai_summary: Mapped[str | None] = mapped_column(Text)
+    ai_keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    github_stars: Mapped[int | None] = mapped_column(Integer)
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
     sources: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Optional dense text embedding (float32 bytes), computed once per paper, and the

@@ -1,9 +1,10 @@
 """Hugging Face Daily Papers (GET /api/daily_papers?date=YYYY-MM-DD): what people upvote.
 
-The only source of trending signals (upvotes, comments) and, since Papers with Code shut
-down, of code links (githubRepo) and project pages. It does not say which arXiv version
-it describes, so its records carry version 0: they add papers but never overwrite text
-a versioned source wrote.
+The only source of trending signals (upvotes, comments, GitHub stars), of a one-line
+summary and keywords written by its model (ai_summary, ai_keywords) and, since Papers
+with Code shut down, of code links (githubRepo) and project pages. It does not say which
+arXiv version it describes, so its records carry version 0: they add papers but never
+overwrite text a versioned source wrote.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from newsletter.ingest.normalise import (
 
 SOURCE = "hf"
 PAPER_PAGE = "https://huggingface.co/papers/{id}"
+MAX_KEYWORDS = 30  # the feed lists 5-20; a runaway list must not bloat every row
 
 
 def parse(data: bytes, *, source: str = SOURCE) -> Parsed:
@@ -58,6 +60,14 @@ def _str(value: Any) -> str:
 
 def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _keywords(value: Any) -> list[str]:
+    """Keep the readable strings of ai_keywords, once each, in Hugging Face's order."""
+    if not isinstance(value, list):
+        return []
+    words = (clean_prose(v) for v in value if isinstance(v, str))
+    return list(dict.fromkeys(w for w in words if w))[:MAX_KEYWORDS]
 
 
 def _url(value: Any) -> str | None:
@@ -104,6 +114,9 @@ def _record(item: Any, source: str) -> PaperRecord:
         thumbnail_url=_url(item.get("thumbnail")),
         upvotes=upvotes if upvotes is not None else 0,
         num_comments=_count(item.get("numComments")) or 0,
+        ai_summary=clean_prose(_str(paper.get("ai_summary"))) or None,
+        ai_keywords=_keywords(paper.get("ai_keywords")),
+        github_stars=_count(paper.get("githubStars")),
         source=source,
     )
 

@@ -57,6 +57,10 @@ class PaperRecord:
     doi: str | None = None
     upvotes: int | None = None
     num_comments: int | None = None
+    # Hugging Face's one-line summary and keywords (its model's), and the code's stars.
+    ai_summary: str | None = None
+    ai_keywords: list[str] = field(default_factory=list)
+    github_stars: int | None = None
     withdrawn: bool = False
     source: str = "sample"
 

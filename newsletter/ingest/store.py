@@ -6,7 +6,7 @@ live in the SET clause, in SQL, so two workers upserting the same paper at once 
 lose each other's changes:
 
 - a newer (or equal) version replaces the text; an older one never does;
-- upvotes and comment counts refresh whenever the source reports them;
+- upvotes, comment counts and GitHub stars refresh whenever the source reports them;
 - other metadata: the latest non-empty value wins; published_at keeps the earliest;
 - the sources list gains the new source once;
 - the WHERE clause skips rows where nothing would change, so a re-run writes nothing.
@@ -45,8 +45,15 @@ _VERSIONED_TEXT = (
     "pdf_url",
 )
 # Latest non-empty value wins, whatever the version.
-_LATEST_TEXT = ("primary_category", "hf_url", "code_url", "project_url", "thumbnail_url")
-_JSON = frozenset({"authors", "categories", "sources"})
+_LATEST_TEXT = (
+    "primary_category",
+    "hf_url",
+    "code_url",
+    "project_url",
+    "thumbnail_url",
+    "ai_summary",
+)
+_JSON = frozenset({"authors", "categories", "sources", "ai_keywords"})
 
 
 @dataclass
@@ -100,10 +107,13 @@ def _set_clauses(
         )
     for name in _LATEST_TEXT:
         sets[name] = f"COALESCE(NULLIF(excluded.{name}, ''), papers.{name})"
-    sets["categories"] = (
-        "CASE WHEN json_array_length(excluded.categories) > 0 "
-        "THEN excluded.categories ELSE papers.categories END"
-    )
+    for name in ("categories", "ai_keywords"):
+        sets[name] = (
+            f"CASE WHEN json_array_length(excluded.{name}) > 0 "
+            f"THEN excluded.{name} ELSE papers.{name} END"
+        )
+    # Stars refresh whenever a source reports them (only Hugging Face does).
+    sets["github_stars"] = "COALESCE(excluded.github_stars, papers.github_stars)"
     if dialect == "postgresql":
         sets["published_at"] = "LEAST(papers.published_at, excluded.published_at)"
         sets["sources"] = (
@@ -187,6 +197,9 @@ def _row_values(record: PaperRecord, now: Any) -> dict[str, Any]:
         "doi": record.doi,
         "upvotes": record.upvotes or 0,
         "num_comments": record.num_comments or 0,
+        "ai_summary": record.ai_summary,
+        "ai_keywords": record.ai_keywords,
+        "github_stars": record.github_stars,
         "withdrawn": record.withdrawn,
         "sources": [record.source],
         "first_seen_at": now,

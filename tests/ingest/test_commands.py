@@ -98,6 +98,8 @@ def test_papers_json_lists_every_paper_with_the_agreed_keys(db_url: str):
     assert paper["primary_category"] == "cs.LG"
     assert paper["published_at"] == "2026-11-23T17:59:01+00:00"
     assert paper["upvotes"] == 42 and paper["sources"] == ["arxiv", "hf"]
+    assert paper["ai_summary"] == "Sparse experts learn fast." and paper["github_stars"] == 310
+    assert paper["affiliations"][0] == "Analytical Engine Lab"
 
 
 def test_papers_without_json_prints_one_line_per_paper():

@@ -126,6 +126,16 @@ def test_hugging_face_gives_trending_counts_and_code_links():
     assert parsed.problems == [{"id": "?", "error": "paper has no id"}]
 
 
+def test_hugging_face_gives_its_summary_keywords_and_stars_for_the_cards():
+    records = by_id(hf_daily.parse(fixture("hf_daily.json")).records)
+    paper = records["2611.00001"]
+    assert paper.ai_summary == "Sparse experts learn fast."
+    assert paper.ai_keywords == ["mixture of experts", "router"]
+    assert paper.github_stars == 310
+    bare = records["2611.00007"]  # none given: unknown, not zero
+    assert (bare.ai_summary, bare.ai_keywords, bare.github_stars) == (None, [], None)
+
+
 def test_html_from_hugging_face_never_reaches_the_stored_text():
     paper = by_id(hf_daily.parse(fixture("hf_daily.json")).records)["2611.00007"]
     assert paper.title == "World Models from Video Alone"

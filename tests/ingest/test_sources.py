@@ -221,6 +221,10 @@ def test_a_paper_seen_by_two_sources_is_one_paper_recording_both(
     assert paper.sources == ["arxiv", "hf"]
     assert r"\mathcal{O}" in paper.title_raw and "collabvoyager" in paper.abstract  # arXiv's
     assert paper.upvotes == 42
+    # What the digest cards will show, from Hugging Face alone.
+    assert paper.ai_summary == "Sparse experts learn fast."
+    assert paper.ai_keywords == ["mixture of experts", "router"]
+    assert paper.github_stars == 310
 
 
 def test_oai_backfill_follows_resumption_tokens(server: FixtureServer, db_url: str):

@@ -96,6 +96,27 @@ def test_upvotes_and_comments_refresh_and_a_second_source_is_recorded(db_url: st
     assert stored().upvotes == 25
 
 
+def test_the_card_fields_from_hugging_face_survive_sightings_without_them(db_url: str):
+    hf = record(
+        version=0,
+        source="hf",
+        ai_summary="Sparse experts learn fast.",
+        ai_keywords=["router"],
+        github_stars=310,
+    )
+    upsert(hf)
+    upsert(record())  # arXiv knows none of them
+    upsert(dataclasses.replace(hf, ai_summary=None, ai_keywords=[], github_stars=None))
+    paper = stored()
+    assert (paper.ai_summary, paper.ai_keywords, paper.github_stars) == (
+        "Sparse experts learn fast.",
+        ["router"],
+        310,
+    )
+    upsert(dataclasses.replace(hf, github_stars=450, ai_keywords=["router", "experts"]))
+    assert (stored().github_stars, stored().ai_keywords) == (450, ["router", "experts"])
+
+
 def test_a_paper_first_seen_on_hugging_face_is_completed_by_arxiv(db_url: str):
     upsert(
         record(
