@@ -2,17 +2,20 @@
 
 The forms are a contract other tools rely on: `ingest arxiv|arxiv-rss [--category C ...]
 [--from-file PATH]`, `ingest hf [--date YYYY-MM-DD] [--from-file PATH]`, `ingest sample`,
-`ingest oai --category C --days N`, `papers --json [--since DATE]`.
+`ingest oai --category C --days N`, `papers --json [--since DATE]`, `papers reclean
+[--dry-run]`.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
 import click
 from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.cliutil import friendly_errors, ready_database
 from newsletter.models import Paper
@@ -166,7 +169,7 @@ def _since(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-@click.command("papers")
+@click.group("papers", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.option(
     "--since",
@@ -175,11 +178,14 @@ def _since(value: str | None) -> datetime | None:
     help="Only papers published or first seen on/after DATE (YYYY-MM-DD or ISO 8601).",
 )
 @click.option("--limit", type=click.IntRange(1), default=None, help="At most N papers.")
+@click.pass_context
 @friendly_errors
-def papers(as_json: bool, since: str | None, limit: int | None) -> None:
-    """List stored papers, newest first."""
+def papers(ctx: click.Context, as_json: bool, since: str | None, limit: int | None) -> None:
+    """List stored papers, newest first (`papers reclean` re-cleans their text)."""
     from newsletter.db import session_scope
 
+    if ctx.invoked_subcommand is not None:
+        return
     since_at = _since(since)
     ready_database()
     with session_scope() as session:
@@ -200,3 +206,48 @@ def papers(as_json: bool, since: str | None, limit: int | None) -> None:
             f"{row['arxiv_id']}v{row['version']}  {row['primary_category'] or '-':<10} "
             f"{row['upvotes']:>4}  {row['title']}{flag}"
         )
+
+
+@papers.command("reclean")
+@click.option("--dry-run", is_flag=True, help="Count and name what would change; write nothing.")
+@click.option(
+    "--batch-size", type=click.IntRange(1, 10000), default=500, show_default=True, hidden=True
+)
+@friendly_errors
+def papers_reclean(dry_run: bool, batch_size: int) -> None:
+    """Re-clean every stored title and abstract from its raw text; report how many changed."""
+    from newsletter.ingest.reclean import count_papers, reclean_papers
+
+    ready_database()
+    try:
+        if sys.stderr.isatty():
+            # On stderr, so stdout stays the report a script can read.
+            with click.progressbar(length=count_papers(), label="papers", file=sys.stderr) as bar:
+                counts = reclean_papers(dry_run=dry_run, batch_size=batch_size, progress=bar.update)
+        else:
+            counts = reclean_papers(dry_run=dry_run, batch_size=batch_size)
+    except SQLAlchemyError as exc:
+        # Batches already done stay done; a second run picks up the rest.
+        raise click.ClickException(
+            f"reclean stopped: {_first_line(getattr(exc, 'orig', None) or exc)}. "
+            "Papers already re-cleaned are kept; run it again to finish."
+        ) from None
+    verb = "would change" if dry_run else "changed"
+    click.echo(
+        f"reclean: {counts.checked} papers checked, {verb} {counts.changed} "
+        f"(titles: {counts.titles}, abstracts: {counts.abstracts})"
+        + (
+            f", {counts.without_raw} without raw text left as they were"
+            if counts.without_raw
+            else ""
+        )
+    )
+    for example in counts.examples:
+        click.echo(f"  {example}")
+    if counts.changed > len(counts.examples):
+        click.echo(f"  ... and {counts.changed - len(counts.examples)} more")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
