@@ -60,6 +60,17 @@ def _href(node: Any, l2tobj: LatexNodes2Text) -> str:
     return f"{l2tobj.nodelist_to_text(label)} ({l2tobj.nodelist_to_text(url)})"
 
 
+def _link(match: re.Match[str]) -> str:
+    r"""Rewrite a plain ``\href`` before parsing, so its address is copied verbatim.
+
+    A link whose text is its own address reads once, as the address.
+    """
+    url, label = match.group(1).strip(), match.group(2).strip()
+    if not label or label.rstrip("/") == re.sub(r"^https?://", "", url).rstrip("/"):
+        return f"\\url{{{url}}}"
+    return f"{label} (\\url{{{url}}})"
+
+
 _walker_context = latexwalker.get_default_latex_context_db()
 _walker_context.add_context_category(
     "newsletter",
@@ -106,6 +117,7 @@ _LATEX = re.compile(r"[\\${]")
 _CITE = re.compile(
     r"[ ~]*\\(?:" + "|".join(_CITATIONS + _REFERENCES) + r")\*?(?:\[[^\[\]]*\])*\{[^{}]*\}"
 )
+_HREF = re.compile(r"\\href\{([^{}]*)\}\{([^{}]*)\}")
 # Copied verbatim: a URL (`~`, `%`, `_` and `#` mean other things in LaTeX), and a `~`
 # that opens a word ("~50% fewer"): there it means "about", as arXiv's page shows it; a
 # `~` inside ("Fig.~3") is LaTeX's tie, a space.
@@ -128,7 +140,7 @@ def latex_to_text(text: str) -> str:
         verbatim.append(match.group(1) if match.group(1) is not None else match.group(0))
         return chr(_PLACEHOLDER + len(verbatim) - 1)
 
-    prepared = _VERBATIM.sub(protect, _CITE.sub("", text))
+    prepared = _VERBATIM.sub(protect, _HREF.sub(_link, _CITE.sub("", text)))
     prepared = _MACRO.sub(_macro_name, prepared)
     prepared = _PERCENT.sub(lambda m: "\\%" if m.group(0) == "%" else m.group(0), prepared)
     try:

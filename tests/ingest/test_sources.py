@@ -227,6 +227,29 @@ def test_a_paper_seen_by_two_sources_is_one_paper_recording_both(
     assert paper.github_stars == 310
 
 
+def test_an_abstract_mixing_math_and_percent_signs_is_stored_whole(
+    server: FixtureServer, db_url: str
+):
+    server.script(API, Reply(fixture("arxiv_api_percent.xml")))
+    result = run_ingest("arxiv", categories=["cs.CV"])
+    assert (result["new"], result["failed"]) == (1, False)
+    paper = papers()["2611.00010"]
+    assert paper.title == "PatchDrop: O(√(n)) Tokens Are 50% of What Vision Transformers Need"
+    assert paper.abstract == (
+        "Vision transformers (ViTs) reach 84.1% top-1 accuracy on ImageNet with 4× fewer "
+        "FLOPs than ResNet-152. We propose PatchDrop, which discards up to 50% of the tokens "
+        "at inference, and show that it keeps 99.3% of the accuracy while cutting latency by "
+        "38%. Results hold for Schönfeld's unbalanced split and for ours on COCO. "
+        "Code: https://github.com/example/patch_drop."
+    )
+    assert r"50\%" in paper.title_raw and "by 38%. Results" in paper.abstract_raw
+    assert paper.comment == "9 pages; ∼40% of the appendix is new in v1"
+    assert paper.authors == [
+        {"name": "Ada Lovelace", "affiliation": "Analytical Engine Lab"},
+        {"name": "François Chollet", "affiliation": None},
+    ]
+
+
 def test_oai_backfill_follows_resumption_tokens(server: FixtureServer, db_url: str):
     def oai(seen: Seen) -> Reply:
         token = seen.param("resumptionToken")
