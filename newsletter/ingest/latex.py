@@ -127,6 +127,7 @@ _MACRO = re.compile(r"\\\\|\\([A-Za-z]+)(\{\}|(?=\{))?")
 # `\\%` are not escaped twice.
 _PERCENT = re.compile(r"\\.|%", re.DOTALL)
 _PLACEHOLDER = 0xE000  # private-use code points: pylatexenc copies them through untouched
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 _MATH_ALPHANUMERICS = re.compile("[\U0001d400-\U0001d7ff]")
 
 
@@ -140,13 +141,16 @@ def latex_to_text(text: str) -> str:
         verbatim.append(match.group(1) if match.group(1) is not None else match.group(0))
         return chr(_PLACEHOLDER + len(verbatim) - 1)
 
-    prepared = _VERBATIM.sub(protect, _HREF.sub(_link, _CITE.sub("", text)))
+    # The placeholders' own range is cleared first (invisible in mail anyway), so no
+    # character of the text can be mistaken for one.
+    prepared = _PRIVATE_USE.sub("", text)
+    prepared = _VERBATIM.sub(protect, _HREF.sub(_link, _CITE.sub("", prepared)))
     prepared = _MACRO.sub(_macro_name, prepared)
     prepared = _PERCENT.sub(lambda m: "\\%" if m.group(0) == "%" else m.group(0), prepared)
     try:
         converted = _converter.latex_to_text(prepared, latex_context=_walker_context)
     except Exception:  # pylatexenc is lenient, but never lose the text over markup
-        converted = prepared
+        return text
     for index, kept in enumerate(verbatim):
         converted = converted.replace(chr(_PLACEHOLDER + index), kept)
     return converted

@@ -143,6 +143,7 @@ def test_the_checker_itself_catches_an_abstract_cut_at_its_percent_sign():
         (r"{\em Emphasis} and {\bf bold}", "Emphasis and bold"),
         ("𝐁old 𝒪 and 𝔉 already in Unicode", "Bold O and F already in Unicode"),
         ("<b>HTML</b> from a feed", "HTML from a feed"),
+        ("stray \ue000 private-use $x$ at https://a.b/c", "stray private-use x at https://a.b/c"),
         ("plain text, 100% untouched ~ really", "plain text, 100% untouched ~ really"),
     ],
 )
