@@ -9,8 +9,16 @@ the bytes a backend sends:
   (b) newsletter.render: templates rendered and inlined once per edition (shells and
       paper cards, counted in the timing), each email joined from cached fragments and
       written as MIME from pre-encoded parts.
+Then the whole email of the warm path (compose + sign every link + MIME bytes), with one
+piece swapped at a time, to show what each of our own pieces pays:
+  (c) every link signed by plain itsdangerous, one serializer per token
+      (`subscriptions.links`), instead of `render.signing`;
+  (d) ours: `render.signing` and `mime.digest_bytes` (the same work as (b) warm);
+  (e) the message serialised by the standard library (`mime.build_message`) instead
+      of `mime.digest_bytes`.
 One single-threaded process (one core at a time); it reports wall time and CPU time, as
-the machine may be shared. It checks that (b) produces the same HTML and text as (a) before timing.
+the machine may be shared. It checks that every path produces the same HTML and text as
+(a) before timing.
 """
 
 from __future__ import annotations
@@ -30,18 +38,22 @@ os.environ.setdefault("NEWSLETTER_SECRET_KEY", "bench-secret-key")
 os.environ.setdefault("NEWSLETTER_BASE_URL", "https://papers.example.com")
 os.environ.setdefault("NEWSLETTER_FROM", "Trending Papers <digest@papers.example.com>")
 
+from collections.abc import Callable
+
 from newsletter.render.compose import message_bytes
 from newsletter.render.digest import (
+    ClickUrls,
     DigestPaper,
     EditionLabels,
     Pick,
     Reader,
+    RenderedEmail,
     render_digest,
 )
 from newsletter.render.mime import build_message
 from newsletter.render.parts import EditionParts
 from newsletter.render.signing import click_urls, reader_links
-from newsletter.subscriptions.links import SubscriberLinks
+from newsletter.subscriptions.links import SubscriberLinks, click_link, links_for
 
 KEY = "daily-2026-11-26"
 WORDS = (
@@ -106,9 +118,12 @@ def readers_and_picks(
     return pool, out
 
 
-def reader_of(subscriber_id: int) -> Reader:
-    """The reader's own values, signed links included (made per email in both paths)."""
-    links = reader_links(subscriber_id, 0, KEY)
+ReaderLinks = Callable[[int, int, str | None], SubscriberLinks]
+
+
+def reader_of(subscriber_id: int, make_links: ReaderLinks = reader_links) -> Reader:
+    """The reader's own values, signed links included (made per email in every path)."""
+    links = make_links(subscriber_id, 0, KEY)
     return Reader(
         subscriber_id=subscriber_id,
         generation=0,
@@ -121,18 +136,42 @@ def reader_of(subscriber_id: int) -> Reader:
     )
 
 
-def naive(labels: EditionLabels, subscriber_id: int, picks: list[Pick]) -> bytes:
-    reader = reader_of(subscriber_id)
-    rendered = render_digest(labels, reader, picks, click_urls)
+def stdlib_message(rendered: RenderedEmail, reader: Reader) -> bytes:
     links = SubscriberLinks(
         reader.preferences_url, reader.unsubscribe_url, reader.unsubscribe_mailto, reader.view_url
     )
     return build_message(rendered, reader.email, links).as_bytes()
 
 
+def naive(labels: EditionLabels, subscriber_id: int, picks: list[Pick]) -> bytes:
+    reader = reader_of(subscriber_id)
+    return stdlib_message(render_digest(labels, reader, picks, click_urls), reader)
+
+
 def cached(parts: EditionParts, subscriber_id: int, picks: list[Pick]) -> bytes:
     reader = reader_of(subscriber_id)
     return message_bytes(parts.compose(reader, picks, click_urls), reader)
+
+
+def plain_click_urls(reader: Reader, paper: DigestPaper) -> dict[str, str | None]:
+    """Each of the paper's links signed by `links.click_link`: plain itsdangerous."""
+    sid, gen = reader.subscriber_id, reader.generation
+    return {target: click_link(sid, gen, paper.arxiv_id, target) for target in paper.targets}
+
+
+def plain_signing(parts: EditionParts, subscriber_id: int, picks: list[Pick]) -> bytes:
+    """(c): the warm path with every link signed by plain itsdangerous."""
+    reader = reader_of(subscriber_id, links_for)
+    clicks: ClickUrls = plain_click_urls
+    return message_bytes(parts.compose(reader, picks, clicks), reader)
+
+
+def stdlib_mime(parts: EditionParts, subscriber_id: int, picks: list[Pick]) -> bytes:
+    """(e): the warm path with the message serialised by the standard library."""
+    reader = reader_of(subscriber_id)
+    composed = parts.compose(reader, picks, click_urls)
+    rendered = RenderedEmail(composed.subject, composed.html_str, composed.text_str)
+    return stdlib_message(rendered, reader)
 
 
 TOKEN = re.compile(r"/(c|digest|preferences|unsubscribe)/[A-Za-z0-9_.-]+")
@@ -178,7 +217,8 @@ def main() -> None:
     check = EditionParts(labels)
     for subscriber_id, picks in work[:5]:
         expected = bodies(naive(labels, subscriber_id, picks))
-        assert bodies(cached(check, subscriber_id, picks)) == expected
+        for path in (cached, plain_signing, stdlib_mime):
+            assert bodies(path(check, subscriber_id, picks)) == expected, path.__name__
     # The steady state of a worker deep into an edition: every card already inlined.
     warm = EditionParts(labels)
     for subscriber_id, picks in work:
@@ -195,14 +235,16 @@ def main() -> None:
             out.append(cached(cold, subscriber_id, picks))
         return out
 
-    # Interleaved in small chunks so that all three paths see the same machine load.
+    # Interleaved in small chunks so that every path sees the same machine load.
     load_before = os.getloadavg()
-    a, b, w = Clock(), Clock(), Clock()
+    a, b, w, c, e = Clock(), Clock(), Clock(), Clock(), Clock()
     for start in range(0, count, CHUNK):
         chunk = work[start : start + CHUNK]
         a.run(lambda chunk=chunk: [naive(labels, s, p) for s, p in chunk])
         b.run(lambda chunk=chunk: cold_chunk(chunk))
         w.run(lambda chunk=chunk: [cached(warm, s, p) for s, p in chunk])
+        c.run(lambda chunk=chunk: [plain_signing(warm, s, p) for s, p in chunk])
+        e.run(lambda chunk=chunk: [stdlib_mime(warm, s, p) for s, p in chunk])
 
     html_kb = sum(len(bodies(raw)[1].encode()) for raw in b.out[:50]) / min(50, count) / 1024
     mime_kb = sum(len(raw) for raw in b.out) / count / 1024
@@ -229,6 +271,21 @@ def main() -> None:
         "cold: this edition's premailer runs are in the timing (a real edition spreads them "
         "over all its readers)"
     )
+    print("\nwhole email, warm edition: compose + sign every link + MIME bytes")
+    print(f"{'':38} {'emails/s':>10} {'(cpu)':>10} {'ms/email':>9}")
+    for name, clock in (
+        ("(c) plain itsdangerous signing", c),
+        ("(d) ours: signing.py + digest_bytes", w),
+        ("(e) MIME by build_message", e),
+    ):
+        print(
+            f"{name:38} {count / clock.wall:10,.0f} {count / clock.cpu:10,.0f} "
+            f"{1000 * clock.wall / count:9.2f}"
+        )
+    print(
+        f"signing.py pays (c)/(d): {c.wall / w.wall:.1f}x wall ({c.cpu / w.cpu:.1f}x cpu); "
+        f"digest_bytes pays (e)/(d): {e.wall / w.wall:.1f}x wall ({e.cpu / w.cpu:.1f}x cpu)"
+    )
     # On a shared machine wall time depends on the others' load: say what it was.
     print(
         "load average (1, 5, 15 min) before {} / after {}, {} cores".format(
@@ -237,7 +294,7 @@ def main() -> None:
             os.cpu_count(),
         )
     )
-    assert len(a.out) == len(b.out) == len(w.out) == count
+    assert len(a.out) == len(b.out) == len(w.out) == len(c.out) == len(e.out) == count
 
 
 if __name__ == "__main__":
