@@ -6,6 +6,12 @@ bytes directly: serialising an EmailMessage costs more than rendering the digest
 edition's fragments carry their quoted-printable form (encoded once) and only the
 per-reader headers and values are encoded per email. Tests parse both back with the
 standard library and compare headers and parts.
+
+`digest_bytes` is a hand-written twin of `build_message`, kept because it pays on a
+whole email: bench/bench_render.py, 1,000 readers x 10 papers, warm edition (compose +
+sign every link + MIME bytes), emails per CPU second: 3,310 with it, 229 with
+`build_message(...).as_bytes()` (14.5x). It uses only the standard library's public
+API (`policy.fold_binary`, `make_msgid`, `binascii.b2a_qp` in qp.py).
 """
 
 from __future__ import annotations
@@ -88,7 +94,8 @@ class _Frame:
 
 
 @functools.lru_cache(maxsize=8)
-def _frame(mail_from: str, reply_to: str | None, list_id: str, domain: str) -> _Frame:
+def _frame(mail_from: str, reply_to: str | None, list_id: str, sender: str) -> _Frame:
+    """The frame for these settings (kept: parsing the sender's domain costs ~40 us)."""
     # One boundary per process: "=_" can never occur in quoted-printable text.
     boundary = f"=_np_{secrets.token_hex(12)}"
     fixed = _header("From", mail_from)
@@ -100,7 +107,7 @@ def _frame(mail_from: str, reply_to: str | None, list_id: str, domain: str) -> _
     part = b'; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
     delimiter = f"--{boundary}\r\n".encode("ascii")
     return _Frame(
-        domain=domain,
+        domain=Address(addr_spec=sender).domain,
         fixed_headers=fixed,
         alternative=f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode(
             "ascii"
@@ -112,19 +119,9 @@ def _frame(mail_from: str, reply_to: str | None, list_id: str, domain: str) -> _
     )
 
 
-_last_frame: tuple[object, _Frame] | None = None
-
-
 def _current_frame() -> _Frame:
-    """The frame for the current settings; parsing the sender's domain costs ~40 us."""
-    global _last_frame
     settings = get_settings()
-    last = _last_frame
-    if last is not None and last[0] is settings:  # the common case: same settings object
-        return last[1]
-    frame = _frame(settings.mail_from, settings.reply_to, settings.list_id, sender_domain(settings))
-    _last_frame = (settings, frame)
-    return frame
+    return _frame(settings.mail_from, settings.reply_to, settings.list_id, settings.sender_address)
 
 
 _last_date: tuple[float, bytes] = (-1.0, b"")

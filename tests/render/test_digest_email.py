@@ -22,10 +22,11 @@ from newsletter.render.digest import (
 )
 from newsletter.render.mime import build_message
 from newsletter.render.parts import EditionParts, edition_parts
-from newsletter.render.signing import click_urls, reference_click_urls
+from newsletter.render.signing import click_urls
 from newsletter.subscriptions.links import SubscriberLinks
 from newsletter.subscriptions.tokens import read_token
 from tests.render import factories
+from tests.render.test_signing import reference_click_urls
 
 KEY = "daily-2026-11-26"
 NOW = datetime(2026, 11, 26, 7, 0, 5, tzinfo=UTC)
@@ -283,23 +284,6 @@ def test_a_reader_with_an_uncached_paper_inlines_the_next_candidates_too():
     assert parts.premailer_runs == 2
 
 
-def test_links_stay_correct_if_the_fast_signer_ever_disagrees_with_the_token_module(
-    monkeypatch,
-):
-    from newsletter.render import signing
-
-    monkeypatch.setattr(signing.FastSigner, "token", lambda self, *args: "garbage")
-    signing._links.cache_clear()
-    monkeypatch.setattr(signing, "_last", None)
-    try:
-        reader = factories.reader(subscriber_id=5)
-        urls = click_urls(reader, factories.paper(1))
-        assert read_token("click", urls["abs"].rsplit("/", 1)[1]).extra == "2411.00001|abs"
-        assert read_token("view", reader.view_url.rsplit("/", 1)[1]).extra == KEY
-    finally:
-        signing._links.cache_clear()
-
-
 def test_an_internationalised_address_and_a_long_unicode_subject_survive_the_headers():
     reader = factories.reader(email="jürgen@exämple.de")
     picks = factories.picks(2, title="Σύνθεση " * 30)
@@ -311,30 +295,6 @@ def test_an_internationalised_address_and_a_long_unicode_subject_survive_the_hea
     assert message["To"] == "jürgen@exämple.de"
     assert message["Subject"] == composed.subject
     assert composed.subject.endswith("…")
-
-
-def test_the_fast_signer_computes_the_same_hmac_as_the_standard_library():
-    import hmac as std_hmac
-
-    from newsletter.render.signing import FastSigner
-    from newsletter.subscriptions.tokens import _serializer
-
-    signer = FastSigner("click")
-    reference = _serializer("click").make_signer(_serializer("click").salt)
-    for message in (b"", b"x", b"a" * 63, b"b" * 64, b"c" * 200, "é✓".encode()):
-        expected = std_hmac.new(reference.derive_key(), message, "sha1").digest()
-        assert signer.mac(message) == expected
-
-
-@time_machine.travel(NOW, tick=False)
-def test_signing_an_emails_links_at_once_gives_the_same_urls_as_one_paper_at_a_time():
-    from newsletter.render.signing import click_urls_of_papers
-
-    reader = factories.reader(subscriber_id=42)
-    papers = [pick.paper for pick in factories.picks(6)]
-    expected = [reference_click_urls(reader, paper) for paper in papers]
-    assert click_urls_of_papers(reader, papers) == expected
-    assert [click_urls(reader, paper) for paper in papers] == expected
 
 
 @pytest.mark.parametrize("name", ["confirm", "welcome"])
