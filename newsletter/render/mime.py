@@ -28,7 +28,7 @@ from operator import attrgetter
 
 from newsletter.config import Settings, get_settings
 from newsletter.render.digest import RenderedEmail
-from newsletter.render.parts import Piece
+from newsletter.render.fragments import Piece
 from newsletter.render.qp import qp_body
 from newsletter.subscriptions.links import SubscriberLinks
 from newsletter.timeutil import utcnow

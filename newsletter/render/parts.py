@@ -4,8 +4,9 @@ premailer costs tens of milliseconds per email, so it runs once per digest shell
 per paper card per edition (per worker process). Templates are rendered with unguessable
 slot markers where per-reader values go (click links, reason, address, links); the
 inlined output is split at those markers into static fragments, each also encoded as
-quoted-printable once (see mime.py). Composing a reader's email is then a join of cached
-fragments and a few escaped values, and its size is known exactly before any encoding.
+quoted-printable once (fragments.py). Composing a reader's email is then a join of cached
+fragments and a few escaped values (values.py), and its size is known exactly before any
+encoding.
 
 The result is byte-identical to rendering and inlining each email from scratch
 (`digest.render_digest`) because no stylesheet selector depends on a card's position.
@@ -13,15 +14,11 @@ The result is byte-identical to rendering and inlining each email from scratch
 
 from __future__ import annotations
 
-import functools
-import re
-import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 from markupsafe import Markup
 
@@ -35,117 +32,32 @@ from newsletter.render.digest import (
     Pick,
     Reader,
     card_context,
-    more_label,
-    preheader_for,
     shell_context,
     subject_for,
 )
 from newsletter.render.environment import email_environment, inline_css
-from newsletter.render.qp import qp_fragment, qp_plain, qp_value
-from newsletter.subscriptions.links import CLICK_TARGETS
-
-# Per process: nothing in a paper's text can collide with a marker it cannot know.
-_NONCE = secrets.token_hex(8)
-_MARK = f"x{_NONCE}x"
-_SLOT = re.compile(rf"(?:<!--)?{_MARK}([a-z_]+){_MARK}(?:-->)?")
-_CARD_START = f"<!--{_MARK}start{_MARK}-->"
-_CARD_SEP = f"<!--{_MARK}sep{_MARK}-->"
-_CARD_END = f"<!--{_MARK}end{_MARK}-->"
-
-
-def slot(name: str) -> Markup:
-    """A marker where a per-reader value goes; slots named *url* sit inside attributes."""
-    return Markup(f"{_MARK}{name}{_MARK}")
-
-
-class Fragment(NamedTuple):
-    """A piece of an email that is the same for the whole edition: text, its QP, its size.
-
-    A named tuple, not a frozen dataclass: each email makes ~60 of them for its values,
-    and a frozen dataclass pays an object.__setattr__ per field.
-    """
-
-    text: str
-    qp: bytes
-    size: int
-
-    @classmethod
-    def of(cls, text: str) -> Fragment:
-        return cls(text, qp_fragment(text), len(text.encode("utf-8")))
-
-    @classmethod
-    def value(cls, text: str) -> Fragment:
-        """A per-reader value, encoded once per email and reused wherever it appears."""
-        return cls(text, qp_value(text), len(text.encode("utf-8")))
-
+from newsletter.render.fragments import (
+    CARD_END,
+    CARD_SEP,
+    CARD_START,
+    NEWLINE,
+    Compiled,
+    Piece,
+    join,
+    size_of,
+    slot,
+)
+from newsletter.render.values import (
+    card_values,
+    shell_values,
+    shown_values,
+    variant,
+)
 
 # How many of an edition's candidates one premailer run inlines ahead of need.
 WARM_BATCH = 200
 # (start, count) -> the edition's candidate papers in that range, most popular first.
 Candidates = Callable[[int, int], Sequence[DigestPaper]]
-
-# A composed email is a flat list of fragments: the edition's cached ones and the
-# reader's values (each encoded once per email).
-Piece = Fragment
-_SIZE = attrgetter("size")
-_TEXT = attrgetter("text")
-_NEWLINE = Fragment.of("\n")
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """A rendered template split at its slots: fragments, with slot names where values go."""
-
-    ops: tuple[Fragment | str, ...]
-    slots: tuple[tuple[int, str], ...]
-
-    @classmethod
-    def parse(cls, text: str) -> Compiled:
-        bits = _SLOT.split(text)  # static, name, static, name, ..., static
-        ops: list[Fragment | str] = []
-        for index, bit in enumerate(bits):
-            if index % 2:
-                ops.append(bit)
-            elif bit:
-                ops.append(Fragment.of(bit))
-        slots = tuple((i, op) for i, op in enumerate(ops) if isinstance(op, str))
-        return cls(tuple(ops), slots)
-
-    def fill(self, values: Mapping[str, Piece | list[Piece]], out: list[Piece]) -> None:
-        """Append the template's pieces to `out`, with the values in their slots."""
-        start = len(out)
-        out.extend(self.ops)  # type: ignore[arg-type]  # slot names are replaced below
-        nested = False
-        for index, name in self.slots:
-            value = values[name]
-            out[start + index] = value  # type: ignore[assignment]
-            nested = nested or value.__class__ is list
-        if nested:  # a slot took a list of pieces (the shell's cards): flatten it
-            tail = out[start:]
-            del out[start:]
-            for piece in tail:
-                if piece.__class__ is list:
-                    out.extend(piece)
-                else:
-                    out.append(piece)
-
-
-def escape_html(value: str) -> str:
-    """Escape a text value exactly as lxml serialises text (premailer's output)."""
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def escape_attr(value: str) -> str:
-    return escape_html(value).replace('"', "&quot;")
-
-
-def size_of(pieces: Iterable[Piece]) -> int:
-    """The UTF-8 size of the joined pieces (each fragment knows its own)."""
-    return sum(map(_SIZE, pieces))
-
-
-def join(pieces: Iterable[Piece]) -> str:
-    return "".join(map(_TEXT, pieces))
 
 
 @dataclass
@@ -246,15 +158,15 @@ class EditionParts:
             context = card_context(paper, urls, reason, level, slot("number"))
             html_cards.append(env.get_template("email/_paper.html").render(context))
             text_cards.append(env.get_template("email/_paper.txt").render(context))
-        cards = Markup(_CARD_START + _CARD_SEP.join(html_cards) + _CARD_END)
+        cards = Markup(CARD_START + CARD_SEP.join(html_cards) + CARD_END)
         values: dict[str, Any] = {name: slot(name) for name in SHELL_SLOTS}
         values.update(has_papers=True, has_more=False, has_next_due=False, cards=cards)
         document = env.get_template("email/digest.html").render(shell_context(self.labels, values))
         self.premailer_runs += 1
         inlined = inline_css(document, leftover=False)
-        start = inlined.index(_CARD_START) + len(_CARD_START)
-        region = inlined[start : inlined.index(_CARD_END, start)]
-        parts = region.split(_CARD_SEP)
+        start = inlined.index(CARD_START) + len(CARD_START)
+        region = inlined[start : inlined.index(CARD_END, start)]
+        parts = region.split(CARD_SEP)
         if len(parts) != len(missing):
             raise RuntimeError("premailer lost a card separator")  # a template bug
         for key, html, text in zip(missing, parts, text_cards, strict=True):
@@ -275,13 +187,13 @@ class EditionParts:
         else:
             urls = [click_urls(reader, pick.paper) for pick in picks]
         values = [
-            _card_values(paper_urls, pick.reason, number)
+            card_values(paper_urls, pick.reason, number)
             for number, (paper_urls, pick) in enumerate(zip(urls, picks, strict=True), start=1)
         ]
         keys = [(pick.paper, bool(pick.reason)) for pick in picks]
         level, shown = 0, len(picks)
         html: list[Piece] = []
-        shell_html, shell_text = _shell_values(reader, picks)
+        shell_html, shell_text = shell_values(reader, picks)
         if with_html:
             for level in range(len(LEAD_LEVELS)):
                 cards = self._cards_of(keys, values, level, 0, prepare=True)
@@ -292,21 +204,21 @@ class EditionParts:
                 # Shortest abstracts and still too big: drop papers from the end.
                 while limit is not None and shown > 0 and size_of(html) > limit:
                     shown -= 1
-                    _shown_values(picks, shown, shell_html, shell_text)
+                    shown_values(picks, shown, shell_html, shell_text)
                     html = self._html(reader, picks, cards[:shown], shown, shell_html)
         text_cards: list[Piece] = []
         text_of = self._cards_of(keys[:shown], values, level, 1, prepare=not with_html)
         for index, card in enumerate(text_of):
             if index:
-                text_cards.append(_NEWLINE)
+                text_cards.append(NEWLINE)
             text_cards.extend(card)
         text: list[Piece] = []
         shell_text["cards"] = text_cards
-        self.shell(*_variant(reader, picks, shown))[1].fill(shell_text, text)
+        self.shell(*variant(reader, picks, shown))[1].fill(shell_text, text)
         # Mail parts end with a line break (the standard library adds one too).
         for pieces in (html, text):
             if pieces and not pieces[-1].text.endswith("\n"):
-                pieces.append(_NEWLINE)
+                pieces.append(NEWLINE)
         return Composed(
             subject=subject_for(self.labels, picks),
             html=html,
@@ -330,9 +242,9 @@ class EditionParts:
             self.prepare((paper, level, has_reason) for paper, has_reason in keys)
         cached = self._cards
         cards = []
-        for (paper, has_reason), card_values in zip(keys, values, strict=False):
+        for (paper, has_reason), reader_values in zip(keys, values, strict=False):
             out: list[Piece] = []
-            cached[(paper, level, has_reason)][which].fill(card_values[which], out)
+            cached[(paper, level, has_reason)][which].fill(reader_values[which], out)
             cards.append(out)
         return cards
 
@@ -345,86 +257,13 @@ class EditionParts:
         values: dict[str, Piece | list[Piece]],
     ) -> list[Piece]:
         """Fill the HTML shell; `values` must already hold the preheader for `shown`."""
-        shell = self.shell(*_variant(reader, picks, shown))[0]
+        shell = self.shell(*variant(reader, picks, shown))[0]
         values["cards"] = [piece for card in cards[:shown] for piece in card]
         out: list[Piece] = []
         shell.fill(values, out)
         return out
 
 
-# ASCII URL characters that need neither HTML escaping nor quoted-printable encoding.
-_PLAIN_URL = re.compile(r"[A-Za-z0-9_.~:/?#@!$'()*+,;%-]*\Z")
-
-
-@functools.cache
-def _number(number: int) -> Fragment:
-    return Fragment.value(str(number))
-
-
-def _card_values(
-    urls: Mapping[str, str | None], reason: str, number: int
-) -> tuple[dict[str, Piece], dict[str, Piece]]:
-    """A card's per-reader values as fragments, for the HTML and the text card."""
-    html: dict[str, Piece] = {"number": _number(number)}
-    text: dict[str, Piece] = {"number": html["number"]}
-    for target, url in urls.items():
-        name = _URL_SLOTS[target]
-        url = url or ""
-        if _PLAIN_URL.match(url):
-            # Signed URLs: ASCII with nothing to escape or encode, the same in both parts.
-            html[name] = text[name] = Fragment(url, qp_plain(url), len(url))
-        else:
-            text[name] = Fragment.value(url)
-            html[name] = Fragment.value(escape_attr(url))
-    text["reason"], html["reason"] = _repeated_pair(reason)
-    return html, text
-
-
-def _pair(value: str, *, attr: bool = False) -> tuple[Fragment, Fragment]:
-    """A per-reader value for the text part and, escaped, for the HTML part."""
-    plain = Fragment.value(value)
-    escaped = escape_attr(value) if attr else escape_html(value)
-    return plain, plain if escaped == value else Fragment.value(escaped)
-
-
-# Reasons, preheaders, "next digest" labels and counts repeat across an edition's
-# readers (the same interests, top papers and local hours): encode each once.
-_repeated_pair = functools.lru_cache(maxsize=16384)(_pair)
-
-
-_URL_SLOTS = {target: f"url_{target}" for target in CLICK_TARGETS}
-
-
-def _variant(reader: Reader, picks: Sequence[Pick], shown: int) -> tuple[bool, bool, bool]:
-    return shown > 0, len(picks) > shown, bool(reader.next_due)
-
-
-ShellValues = dict[str, Piece | list[Piece]]
-
-
-def _shell_values(reader: Reader, picks: Sequence[Pick]) -> tuple[ShellValues, ShellValues]:
-    """The shell's per-reader values with every pick shown: (HTML-escaped, as they are)."""
-    html: ShellValues = {}
-    text: ShellValues = {}
-    for name, value in (
-        ("email", reader.email),
-        ("view_url", reader.view_url),
-        ("preferences_url", reader.preferences_url),
-        ("unsubscribe_url", reader.unsubscribe_url),
-    ):
-        text[name], html[name] = _pair(value, attr="url" in name)
-    text["next_due"], html["next_due"] = _repeated_pair(reader.next_due or "")
-    _shown_values(picks, len(picks), html, text)
-    return html, text
-
-
-def _shown_values(picks: Sequence[Pick], shown: int, html: ShellValues, text: ShellValues) -> None:
-    """Set the values that depend on how many picks are shown (see `reader_values`)."""
-    text["preheader"], html["preheader"] = _repeated_pair(preheader_for(picks, shown))
-    text["more_label"], html["more_label"] = _repeated_pair(more_label(len(picks) - shown))
-
-
-# Per-process cache, like pipeline.py's fitted ranking models: a worker usually composes
 # one or two editions at a time (timezones straddle a date change), so keep a few.
 _MAX_EDITIONS = 4
 _editions: OrderedDict[str, EditionParts] = OrderedDict()
