@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from premailer import Premailer
-
-TEMPLATES_DIR = Path(
-    os.environ.get("NEWSLETTER_TEMPLATES_DIR", Path(__file__).resolve().parents[2] / "templates")
-)
 
 
 @functools.cache
 def email_environment() -> Environment:
-    """Return the email template environment (HTML autoescaped, text not)."""
+    """Return the email template environment (HTML autoescaped, text not).
+
+    The templates ship inside the package (newsletter/templates/email), loaded through
+    importlib.resources, so an installed wheel renders the same emails as a checkout.
+    """
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+        loader=PackageLoader("newsletter", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
