@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from newsletter.render.digest import DigestPaper, Pick, Reader
 from newsletter.render.signing import reader_links
+from newsletter.subscriptions.links import click_link
 
 # A realistic abstract: ~1,100 characters, several sentences.
 ABSTRACT = (
@@ -68,3 +69,9 @@ def reader(
         unsubscribe_mailto=links.unsubscribe_mailto,
         next_due=next_due,
     )
+
+
+def reference_click_urls(reader: Reader, paper: DigestPaper) -> dict[str, str | None]:
+    """Each of the paper's tracked links as `links.click_link` makes them (the reference)."""
+    sid, gen = reader.subscriber_id, reader.generation
+    return {target: click_link(sid, gen, paper.arxiv_id, target) for target in paper.targets}

@@ -26,7 +26,6 @@ from newsletter.render.signing import click_urls
 from newsletter.subscriptions.links import SubscriberLinks
 from newsletter.subscriptions.tokens import read_token
 from tests.render import factories
-from tests.render.test_signing import reference_click_urls
 
 KEY = "daily-2026-11-26"
 NOW = datetime(2026, 11, 26, 7, 0, 5, tzinfo=UTC)
@@ -135,7 +134,7 @@ def test_the_cached_path_gives_the_same_bytes_as_rendering_each_email_from_scrat
     ):
         picks = factories.picks(3 + 4 * number)
         composed = parts.compose(reader, picks, click_urls)
-        scratch = render_digest(labels, reader, picks, reference_click_urls)
+        scratch = render_digest(labels, reader, picks, factories.reference_click_urls)
         assert composed.html_str == scratch.html
         assert composed.text_str == scratch.text
         assert composed.subject == scratch.subject

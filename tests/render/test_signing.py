@@ -10,7 +10,6 @@ import time_machine
 from itsdangerous import URLSafeTimedSerializer
 
 from newsletter.config import get_settings
-from newsletter.render.digest import DigestPaper, Reader
 from newsletter.render.signing import (
     FastSigner,
     click_urls,
@@ -19,16 +18,10 @@ from newsletter.render.signing import (
     serializer,
 )
 from newsletter.subscriptions import tokens
-from newsletter.subscriptions.links import click_link, links_for
+from newsletter.subscriptions.links import links_for
 from tests.render import factories
 
 NOW = datetime(2026, 11, 26, 7, 0, 5, tzinfo=UTC)
-
-
-def reference_click_urls(reader: Reader, paper: DigestPaper) -> dict[str, str | None]:
-    """Each of the paper's tracked links as `links.click_link` makes them (the reference)."""
-    sid, gen = reader.subscriber_id, reader.generation
-    return {target: click_link(sid, gen, paper.arxiv_id, target) for target in paper.targets}
 
 
 @time_machine.travel(NOW, tick=False)
@@ -58,7 +51,7 @@ def test_a_readers_links_are_the_links_modules(edition_key):
 def test_click_links_are_the_links_modules_one_paper_or_a_whole_email_at_a_time():
     reader = factories.reader(subscriber_id=42)
     papers = [pick.paper for pick in factories.picks(6)]
-    expected = [reference_click_urls(reader, paper) for paper in papers]
+    expected = [factories.reference_click_urls(reader, paper) for paper in papers]
     assert [click_urls(reader, paper) for paper in papers] == expected
     assert click_urls_of_papers(reader, papers) == expected
 
