@@ -212,6 +212,19 @@ class Settings(BaseSettings):
     rank_expansion_depth: int = Field(
         2, validation_alias=_env("NEWSLETTER_RANK_EXPANSION_DEPTH"), ge=1, le=20
     )
+    # --- security of links, forms and operator pages (issue 11) ----------------------
+    # The user name /admin asks for, with NEWSLETTER_ADMIN_PASSWORD.
+    admin_user: str = Field("admin", validation_alias=_env("NEWSLETTER_ADMIN_USER"), min_length=1)
+    # When set, /metrics answers only requests carrying `Authorization: Bearer <token>`.
+    metrics_token: str | None = Field(None, validation_alias=_env("NEWSLETTER_METRICS_TOKEN"))
+    # SNS SignatureVersion 1 is SHA1; accept it only when the topic cannot be switched to 2.
+    sns_allow_signature_v1: bool = Field(
+        False, validation_alias=_env("NEWSLETTER_SNS_ALLOW_SIGNATURE_V1")
+    )
+    # This many transient bounces in a row (no delivery between) suppress an address; 0 = never.
+    transient_bounce_limit: int = Field(
+        5, validation_alias=_env("NEWSLETTER_TRANSIENT_BOUNCE_LIMIT"), ge=0
+    )
 
     @field_validator("database_url")
     @classmethod

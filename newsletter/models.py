@@ -156,6 +156,8 @@ class Subscriber(Base):
     # When the signup form last mailed this address (confirm/welcome); throttles repeats
     # so the form cannot be used to flood someone's inbox.
     last_signup_mail_at: Mapped[datetime | None]
+    # SES transient bounces since the last delivery; enough in a row suppress the address.
+    transient_bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # In the order they were added: a reader's description parts join the same way
     # everywhere (its stored embedding is looked up by that text).
@@ -165,6 +167,23 @@ class Subscriber(Base):
         lazy="selectin",
         order_by="Interest.id",
     )
+
+
+class SignupRequest(Base):
+    """The choices of one signup form, applied only when its own confirmation link is used.
+
+    A signup for an address that is pending or unsubscribed must not change that
+    subscriber: anyone can type any address into the form.
+    """
+
+    __tablename__ = "signup_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    preferences: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_signup_requests_subscriber", "subscriber_id"),)
 
 
 class Interest(Base):

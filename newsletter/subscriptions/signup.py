@@ -9,7 +9,7 @@ subscribed: every signup answers "check your inbox".
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -17,21 +17,40 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.db import session_scope
-from newsletter.models import Subscriber, SubscriberStatus, Suppression, SuppressionReason
+from newsletter.models import (
+    SignupRequest,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    SuppressionReason,
+)
+from newsletter.subscriptions.claims import (
+    RESEND_INTERVAL,
+    claim_confirmation,
+    claim_mail_slot,
+    claim_unsubscribe,
+    release_mail_slot,
+)
 from newsletter.subscriptions.mail import send_address_confirmation, send_transactional
 from newsletter.subscriptions.service import (
     AlreadySubscribed,
     Preferences,
     add_subscriber,
     apply_preferences,
+    suppress,
 )
-from newsletter.subscriptions.service import unsubscribe as mark_unsubscribed
-from newsletter.subscriptions.tokens import InvalidToken, current_subscriber, make_token, read_token
+from newsletter.subscriptions.tokens import (
+    MAX_AGE,
+    InvalidToken,
+    TokenData,
+    current_subscriber,
+    make_token,
+    read_token,
+)
 from newsletter.subscriptions.validation import InvalidInput, normalise_email
-from newsletter.timeutil import as_utc, utcnow
+from newsletter.timeutil import utcnow
 
-# The signup form mails an address at most this often (confirm or welcome again).
-RESEND_INTERVAL = timedelta(minutes=10)
+__all__ = ["RESEND_INTERVAL"]  # the pages say "try again in 10 minutes"
 
 # Addresses that asked us (or their provider told us) never to mail them again.
 _BLOCKED_REASONS = (SuppressionReason.BOUNCE, SuppressionReason.COMPLAINT, SuppressionReason.MANUAL)
@@ -61,24 +80,39 @@ def request_signup(
     address = normalise_email(email)
     prefs = preferences.validated()
     with session_scope() as session:
-        outcome, subscriber = _record_signup(session, address, prefs, now)
-        to_send = _email_for(outcome)
-        if to_send is not None:
-            assert subscriber is not None
-            if _recently_mailed(subscriber, now):
-                outcome, to_send = SignupOutcome.THROTTLED, None
-    if to_send is None:
+        outcome, subscriber = _record_signup(session, address, prefs)
+    to_send = _email_for(outcome)
+    if to_send is None or subscriber is None:
         return SignupResult(outcome, subscriber.id if subscriber else None)
-    assert subscriber is not None
-    if send_transactional(to_send, subscriber) is None:
-        return SignupResult(SignupOutcome.MAIL_FAILED, subscriber.id)
+    request_id = None
     with session_scope() as session:
-        session.get_one(Subscriber, subscriber.id).last_signup_mail_at = now
+        # Racing signups of one address all get here; one UPDATE takes the slot.
+        if not claim_mail_slot(session, subscriber.id, now):
+            return SignupResult(SignupOutcome.THROTTLED, subscriber.id)
+        if to_send == "confirm":
+            request_id = _store_request(session, subscriber.id, prefs, now)
+    if send_transactional(to_send, subscriber, signup_request=request_id) is None:
+        with session_scope() as session:
+            release_mail_slot(session, subscriber.id, now)
+        return SignupResult(SignupOutcome.MAIL_FAILED, subscriber.id)
     return SignupResult(outcome, subscriber.id)
 
 
+def _store_request(session: Session, subscriber_id: int, prefs: Preferences, now: datetime) -> int:
+    """Keep this form's choices for its confirmation link; forget requests past their link."""
+    expiry = MAX_AGE["confirm"]
+    assert expiry is not None
+    session.execute(
+        delete(SignupRequest).where(SignupRequest.created_at < now - timedelta(seconds=expiry))
+    )
+    request = SignupRequest(subscriber_id=subscriber_id, preferences=asdict(prefs), created_at=now)
+    session.add(request)
+    session.flush()
+    return request.id
+
+
 def _record_signup(
-    session: Session, address: str, prefs: Preferences, now: datetime
+    session: Session, address: str, prefs: Preferences
 ) -> tuple[SignupOutcome, Subscriber | None]:
     suppression = session.scalar(select(Suppression).where(Suppression.email == address))
     if suppression is not None and suppression.reason in _BLOCKED_REASONS:
@@ -97,12 +131,9 @@ def _record_signup(
     if subscriber.status == SubscriberStatus.ACTIVE:
         # Changing an active subscription needs their signed link; mail it to them.
         return SignupOutcome.WELCOME_RESENT, subscriber
-    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
-        # Coming back: opt in again from scratch. Unsubscribing already revoked old links.
-        subscriber.status = SubscriberStatus.PENDING
-        subscriber.confirmed_at = None
-    # Pending (or pending again): the newest form wins; nothing is sent until confirmed.
-    apply_preferences(subscriber, prefs)
+    # Pending, or unsubscribed and coming back: nothing changes until the person at the
+    # address uses the link; anyone can type any address here. The form's choices wait
+    # in a SignupRequest that only that link applies.
     return SignupOutcome.CONFIRMATION_SENT, subscriber
 
 
@@ -111,11 +142,6 @@ def _email_for(outcome: SignupOutcome) -> str | None:
         SignupOutcome.CONFIRMATION_SENT: "confirm",
         SignupOutcome.WELCOME_RESENT: "welcome",
     }.get(outcome)
-
-
-def _recently_mailed(subscriber: Subscriber, now: datetime) -> bool:
-    last = subscriber.last_signup_mail_at
-    return last is not None and now - as_utc(last) < RESEND_INTERVAL
 
 
 # --- confirm ----------------------------------------------------------------------
@@ -141,25 +167,39 @@ def subscriber_for_token(session: Session, purpose: str, token: str) -> Subscrib
 
 def check_confirm_token(token: str) -> tuple[str, bool]:
     """Verify a confirmation link without changing anything: (address, already active?)."""
+    data = read_token("confirm", token)
     with session_scope() as session:
-        subscriber = subscriber_for_token(session, "confirm", token)
-        _refuse_blocked(subscriber)
+        subscriber = current_subscriber(session, data)
+        _refuse_blocked(subscriber, returning=bool(data.extra))
+        if subscriber.status != SubscriberStatus.ACTIVE:
+            _signup_request(session, subscriber, data)
         return subscriber.email, subscriber.status == SubscriberStatus.ACTIVE
 
 
 def confirm(token: str, now: datetime | None = None) -> ConfirmResult:
-    """Activate the subscription a confirmation link names (idempotent) and welcome them."""
+    """Activate the subscription a confirmation link names (idempotent) and welcome them.
+
+    The choices made on the form that sent this link are applied now, not at signup.
+    Of several simultaneous confirmations only one activates and sends the welcome.
+    """
     now = now or utcnow()
+    data = read_token("confirm", token)
     with session_scope() as session:
-        subscriber = subscriber_for_token(session, "confirm", token)
-        _refuse_blocked(subscriber)
+        subscriber = current_subscriber(session, data)
+        _refuse_blocked(subscriber, returning=bool(data.extra))
         if subscriber.status == SubscriberStatus.ACTIVE:
             return ConfirmResult(
                 ConfirmOutcome.ALREADY_ACTIVE, subscriber.email, subscriber.id, False
             )
-        subscriber.status = SubscriberStatus.ACTIVE
-        subscriber.confirmed_at = now
-        subscriber.unsubscribed_at = None
+        request = _signup_request(session, subscriber, data)
+        if not claim_confirmation(session, subscriber.id, data.generation, now):
+            return ConfirmResult(
+                ConfirmOutcome.ALREADY_ACTIVE, subscriber.email, subscriber.id, False
+            )
+        session.refresh(subscriber)
+        if request is not None:
+            apply_preferences(subscriber, Preferences(**request.preferences).validated())
+        session.execute(delete(SignupRequest).where(SignupRequest.subscriber_id == subscriber.id))
         # They opted in again: an earlier unsubscribe no longer blocks mail. Bounce and
         # complaint suppressions are for good and were refused above.
         session.execute(
@@ -172,13 +212,27 @@ def confirm(token: str, now: datetime | None = None) -> ConfirmResult:
     return ConfirmResult(ConfirmOutcome.CONFIRMED, subscriber.email, subscriber.id, sent)
 
 
-def _refuse_blocked(subscriber: Subscriber) -> None:
+def _signup_request(
+    session: Session, subscriber: Subscriber, data: TokenData
+) -> SignupRequest | None:
+    """Return the signup a confirmation link belongs to (None for links from before them)."""
+    if not data.extra:
+        return None
+    known = data.extra.isdigit() and len(data.extra) < 10
+    request = session.get(SignupRequest, int(data.extra)) if known else None
+    if request is None or request.subscriber_id != subscriber.id:
+        raise InvalidToken("This link is not valid any more. Sign up again to get a new one.")
+    return request
+
+
+def _refuse_blocked(subscriber: Subscriber, *, returning: bool = False) -> None:
+    """Refuse links of stopped addresses; `returning`: a signup link may revive an unsubscribe."""
     if subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
         raise InvalidToken(
             "We can't send email to this address: an earlier message bounced or was "
             "reported as spam."
         )
-    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED and not returning:
         raise InvalidToken("This address unsubscribed. Sign up again to get a new link.")
 
 
@@ -187,36 +241,46 @@ def _refuse_blocked(subscriber: Subscriber) -> None:
 
 @dataclass(frozen=True)
 class UnsubscribeResult:
-    email: str
+    # The address, only for a link of the current generation: an old link must not tell
+    # its holder where the digest goes now (after a change of address, say).
+    email: str | None
     changed: bool  # False if the address was already unsubscribed (or blocked)
     goodbye_sent: bool
 
 
-def subscriber_for_unsubscribe(session: Session, token: str) -> Subscriber:
-    """Return the subscriber an unsubscribe link names.
+def subscriber_for_unsubscribe(session: Session, token: str) -> tuple[Subscriber, bool]:
+    """Return the subscriber an unsubscribe link names and whether the link is current.
 
     Unlike other links, an unsubscribe link stays good after its generation was bumped:
-    every old email's link must keep working (RFC 8058, bulk-sender rules), and the only
-    thing it can do is stop mail.
+    every old email's link must keep working (RFC 8058, bulk-sender rules). But an old
+    link may only stop mail: its holder must not learn the address or reach any page
+    that changes something else, so callers show those only when it is current.
     """
     data = read_token("unsubscribe", token)
     subscriber = session.get(Subscriber, data.subscriber_id)
     if subscriber is None:
         raise InvalidToken("This link is not valid any more.")
-    return subscriber
+    return subscriber, data.generation == subscriber.token_generation
 
 
-def unsubscribe_by_token(token: str) -> UnsubscribeResult:
-    """Unsubscribe the link's subscriber (idempotent) and send the goodbye email once."""
+def unsubscribe_by_token(token: str, now: datetime | None = None) -> UnsubscribeResult:
+    """Unsubscribe the link's subscriber (idempotent) and send the goodbye email once.
+
+    Of several simultaneous requests (a one-click POST and a scanner, say) only the one
+    whose conditional update changed the row sends the goodbye.
+    """
+    now = now or utcnow()
     with session_scope() as session:
-        subscriber = subscriber_for_unsubscribe(session, token)
-        if subscriber.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
-            return UnsubscribeResult(subscriber.email, False, False)
-        was_active = subscriber.status == SubscriberStatus.ACTIVE
-        mark_unsubscribed(session, subscriber)
+        subscriber, current = subscriber_for_unsubscribe(session, token)
+        shown = subscriber.email if current else None
+        previous = claim_unsubscribe(session, subscriber.id, now)
+        if previous is None:
+            return UnsubscribeResult(shown, False, False)
+        suppress(session, subscriber.email, SuppressionReason.UNSUBSCRIBE)
     # A pending address never confirmed it wanted mail: do not send it another.
-    sent = was_active and send_transactional("goodbye", subscriber) is not None
-    return UnsubscribeResult(subscriber.email, True, sent)
+    sent = previous == SubscriberStatus.ACTIVE
+    sent = sent and send_transactional("goodbye", subscriber) is not None
+    return UnsubscribeResult(shown, True, sent)
 
 
 # --- change of address ------------------------------------------------------------
@@ -236,15 +300,18 @@ def request_email_change(
         subscriber = subscriber_for_token(session, "preferences", preferences_token)
         if address == subscriber.email:
             raise InvalidInput("That is already the address your digest goes to.")
-        if _address_unavailable(session, address):
-            return SignupOutcome.BLOCKED
-        if _recently_mailed(subscriber, now):
+        # The slot is taken before looking at the address, taken or free: otherwise a
+        # taken address would answer differently (never throttled) and so reveal itself.
+        if not claim_mail_slot(session, subscriber.id, now):
             return SignupOutcome.THROTTLED
+        unavailable = _address_unavailable(session, address)
         token = make_token("email", subscriber.id, subscriber.token_generation, address)
+    if unavailable:
+        return SignupOutcome.BLOCKED
     if send_address_confirmation(subscriber, address, token) is None:
+        with session_scope() as session:
+            release_mail_slot(session, subscriber.id, now)
         return SignupOutcome.MAIL_FAILED
-    with session_scope() as session:
-        session.get_one(Subscriber, subscriber.id).last_signup_mail_at = now
     return SignupOutcome.CONFIRMATION_SENT
 
 

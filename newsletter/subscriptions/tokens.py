@@ -56,16 +56,37 @@ def make_token(purpose: str, subscriber_id: int, generation: int, extra: str = "
 def read_token(purpose: str, token: str) -> TokenData:
     """Verify `token` for `purpose`; raise InvalidToken with a human message if it fails."""
     try:
-        subscriber_id, generation, extra = _serializer(purpose).loads(
-            token, max_age=MAX_AGE[purpose]
-        )
+        payload = _serializer(purpose).loads(token, max_age=MAX_AGE[purpose])
     except SignatureExpired:
         raise InvalidToken(
             "This link has expired. Ask for a new one from the signup page."
         ) from None
     except (BadSignature, ValueError, TypeError):
-        raise InvalidToken("This link is not valid. It may have been cut short.") from None
-    return TokenData(purpose, int(subscriber_id), int(generation), str(extra))
+        raise InvalidToken(NOT_VALID) from None
+    return TokenData(purpose, *_payload_fields(payload))
+
+
+NOT_VALID = "This link is not valid. It may have been cut short."
+# Ids and generations are database integers: anything outside this range is not ours.
+_MAX_INT = 2**31 - 1
+
+
+def _payload_fields(payload: object) -> tuple[int, int, str]:
+    """Check the shape of a signed payload; InvalidToken for anything we never issue.
+
+    The signature proves the secret signed it, not that this code did (an older version,
+    another service sharing the key): a wrong shape must be a bad link, not a crash.
+    """
+    if not isinstance(payload, list) or len(payload) != 3:
+        raise InvalidToken(NOT_VALID)
+    subscriber_id, generation, extra = payload
+    for number in (subscriber_id, generation):
+        # bool is an int subclass; JSON true must not pass for 1.
+        if type(number) is not int or not 0 <= number <= _MAX_INT:
+            raise InvalidToken(NOT_VALID)
+    if not isinstance(extra, str):
+        raise InvalidToken(NOT_VALID)
+    return subscriber_id, generation, extra
 
 
 def current_subscriber(session: Session, data: TokenData) -> Subscriber:

@@ -235,25 +235,54 @@ def test_garbage_bodies_get_a_clear_400_not_a_500(client: TestClient):
     assert response.status_code == 400
 
 
-def test_signing_up_again_while_pending_updates_and_re_sends_after_a_pause(
+def confirm_link(client: TestClient, path: str):
+    page = client.get(path)
+    return client.post(path, data={"csrf_token": csrf_of(page.text)})
+
+
+def stored_keywords() -> list[str]:
+    with session_scope() as session:
+        return list(preferences_of(session.scalars(select(Subscriber)).one()).keywords)
+
+
+def test_signing_up_again_while_pending_changes_nothing_until_its_own_link_is_used(
     client: TestClient, isolated_settings: Path
 ):
     signup(client)
     first = outbox_messages(isolated_settings)[0]
     for path in isolated_settings.glob("*.eml"):
         path.unlink()
-    # Straight away: same answer, no second email (the form cannot flood an inbox).
+    # Straight away: same answer, no second email (the form cannot flood an inbox), and
+    # the stranger's choices are not stored over the first form's.
     assert signup(client, keywords="graph neural networks").headers["location"] == "/signup/sent"
     assert outbox_messages(isolated_settings) == []
-    with session_scope() as session:
-        assert list(preferences_of(session.scalars(select(Subscriber)).one()).keywords) == [
-            "graph neural networks"
-        ]
+    assert stored_keywords() == ["test-time adaptation", "diffusion models"]
     with time_machine.travel(utcnow() + timedelta(minutes=11)):
-        assert signup(client).status_code == 303
-    [again] = outbox_messages(isolated_settings)
-    assert again["Subject"] == first["Subject"]
-    assert count_subscribers() == 1
+        assert signup(client, keywords="graph neural networks").status_code == 303
+        [again] = outbox_messages(isolated_settings)
+        assert again["Subject"] == first["Subject"]
+        assert count_subscribers() == 1
+        assert stored_keywords() == ["test-time adaptation", "diffusion models"]
+        # The second email's link applies the second form, and only when it is used.
+        assert confirm_link(client, link_in(again, "confirm")).status_code == 200
+    assert stored_keywords() == ["graph neural networks"]
+
+
+def test_a_stranger_signing_up_an_unsubscribed_address_changes_nothing(
+    client: TestClient, isolated_settings: Path
+):
+    subscriber = make_subscriber("ada@example.org", keywords=("kept",))
+    with session_scope() as session:
+        session.get_one(Subscriber, subscriber.id).status = SubscriberStatus.UNSUBSCRIBED
+    assert signup(client, keywords="attacker's choice").status_code == 303
+    after = reload(subscriber.id)
+    assert after.status == SubscriberStatus.UNSUBSCRIBED
+    assert list(preferences_of(after).keywords) == ["kept"]
+    # The reader coming back through the link gets the form that sent it.
+    [message] = outbox_messages(isolated_settings, "ada@example.org")
+    assert confirm_link(client, link_in(message, "confirm")).status_code == 200
+    assert reload(subscriber.id).status == SubscriberStatus.ACTIVE
+    assert list(preferences_of(reload(subscriber.id)).keywords) == ["attacker's choice"]
 
 
 def test_signing_up_with_an_active_address_mails_its_links_and_changes_nothing(
@@ -301,7 +330,8 @@ def test_an_unsubscribed_person_can_come_back_through_double_opt_in(
 
         unsubscribe(session, session.get_one(Subscriber, subscriber.id))
     signup(client)
-    assert reload(subscriber.id).status == SubscriberStatus.PENDING
+    # Nothing changes until the link is used: the form is open to anyone.
+    assert reload(subscriber.id).status == SubscriberStatus.UNSUBSCRIBED
     path = link_in(outbox_messages(isolated_settings)[0], "confirm")
     client.post(path, data={"csrf_token": csrf_of(client.get(path).text)})
     assert reload(subscriber.id).status == SubscriberStatus.ACTIVE

@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 from newsletter.db import session_scope
 from newsletter.models import SubscriberStatus
 from newsletter.schedule import next_due_label
+from newsletter.subscriptions.claims import lock_subscriber
 from newsletter.subscriptions.feedback import ReceivedPaper, rate_paper, recent_papers
 from newsletter.subscriptions.service import Preferences, apply_preferences, preferences_of
 from newsletter.subscriptions.signup import (
@@ -20,7 +21,7 @@ from newsletter.subscriptions.signup import (
     request_email_change,
     subscriber_for_token,
 )
-from newsletter.subscriptions.tokens import InvalidToken, make_token
+from newsletter.subscriptions.tokens import InvalidToken, current_subscriber, make_token, read_token
 from newsletter.subscriptions.validation import InvalidInput
 from newsletter.web.formdata import BadForm, csrf_problem, read_form, unreadable
 from newsletter.web.forms import (
@@ -71,8 +72,13 @@ def load_page(token: str) -> PageData:
 
 
 def save_preferences(token: str, prefs: Preferences) -> None:
+    """Replace the reader's choices whole; of two saves at once, the later one wins."""
+    data = read_token("preferences", token)
     with session_scope() as session:
-        subscriber = subscriber_for_token(session, "preferences", token)
+        # Lock before reading: a save that read the interests before another save
+        # committed would keep that save's additions (the two forms merged).
+        lock_subscriber(session, data.subscriber_id)
+        subscriber = current_subscriber(session, data)
         apply_preferences(subscriber, prefs)
 
 

@@ -3,6 +3,9 @@
 Mail scanners open every link, so a GET never changes anything. A mail provider's
 one-click POST (body `List-Unsubscribe=One-Click`) comes without our cookie, so it needs
 no CSRF token: the signed link is the authority, and it can only stop mail.
+
+A link from before the reader's links were renewed (address changed, unsubscribed and
+back, ...) still stops mail, but its page names no address and links nowhere else.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ from newsletter.web.templating import notice, render_page
 router = APIRouter()
 
 
-def describe(token: str) -> tuple[str, bool, str | None]:
-    """Return (address, still receiving mail?, preferences path if the link is current)."""
+def describe(token: str) -> tuple[str | None, bool, str | None]:
+    """Return (address, still receiving mail?, preferences path), address and path only
+    if the link is of the current generation."""
     with session_scope() as session:
-        subscriber = subscriber_for_unsubscribe(session, token)
+        subscriber, current = subscriber_for_unsubscribe(session, token)
         receiving = subscriber.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
+        if not current:
+            return None, receiving, None
         preferences = None
         if receiving:
             token_for_prefs = make_token("preferences", subscriber.id, subscriber.token_generation)
@@ -33,11 +39,12 @@ def describe(token: str) -> tuple[str, bool, str | None]:
         return subscriber.email, receiving, preferences
 
 
-def done(request: Request, email: str) -> HTMLResponse:
+def done(request: Request, email: str | None) -> HTMLResponse:
+    who = email or "This subscription"
     return notice(
         request,
         "You're unsubscribed",
-        f"{email} will get no more digests.",
+        f"{who} will get no more digests.",
         link=("Subscribed by mistake? Sign up again", "/"),
     )
 
@@ -53,7 +60,11 @@ def bad_link(request: Request, message: str) -> HTMLResponse:
 
 
 def button_page(
-    request: Request, token: str, email: str, preferences: str | None, error: str | None = None
+    request: Request,
+    token: str,
+    email: str | None,
+    preferences: str | None,
+    error: str | None = None,
 ) -> HTMLResponse:
     """The page with the unsubscribe button; with an error, a 400 that says what went wrong."""
     return render_page(

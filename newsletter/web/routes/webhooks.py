@@ -66,7 +66,7 @@ def record(message_id: str, message: str) -> str:
     except InvalidToken as exc:
         log.warning("unsubscribe email with an unusable token (%s): %s", message_id, exc)
         return str(outcome)
-    log.info("unsubscribed %s by email", result.email)
+    log.info("unsubscribed %s by email", result.email or "a subscriber (old link)")
     return "unsubscribed"
 
 
