@@ -17,7 +17,8 @@ from starlette.exceptions import HTTPException
 from newsletter import services
 from newsletter.config import get_settings
 from newsletter.db import is_current
-from newsletter.web import routes
+from newsletter.web import log_redaction, routes
+from newsletter.web.login_guard import failed_logins
 from newsletter.web.templating import notice
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ async def validation_error(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     """Log the traceback for operators; show people an apology, never the traceback."""
+    # The path may hold a link token: the redactor installed on our loggers removes it.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     if _wants_json(request):
         return JSONResponse({"error": "internal error"}, status_code=500)
@@ -100,6 +102,7 @@ def create_app() -> FastAPI:
         openapi_url=None,
         lifespan=lifespan,
     )
+    app.state.failed_logins = failed_logins(get_settings().redis_url)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, server_error)
@@ -108,6 +111,7 @@ def create_app() -> FastAPI:
         router = getattr(module, "router", None)
         if router is not None:
             app.include_router(router)
+    log_redaction.install(app)
     return app
 
 

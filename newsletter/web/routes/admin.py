@@ -1,6 +1,8 @@
-"""/admin for operators (HTTP Basic, password from NEWSLETTER_ADMIN_PASSWORD).
+"""/admin for operators (HTTP Basic: NEWSLETTER_ADMIN_USER and NEWSLETTER_ADMIN_PASSWORD).
 
-With no password configured the page is off (503 with the reason), never open.
+With no password configured the page is off (503 with the reason), never open. Both
+name and password are compared in constant time, and a client that keeps guessing
+wrong is refused for a while (see newsletter.web.login_guard).
 """
 
 from __future__ import annotations
@@ -23,21 +25,45 @@ basic = HTTPBasic(auto_error=False, realm="newsletter admin")
 Credentials = Annotated[HTTPBasicCredentials | None, Depends(basic)]
 
 
-def refusal(request: Request, credentials: HTTPBasicCredentials | None) -> Response | None:
+CHALLENGE = 'Basic realm="newsletter admin", charset="UTF-8"'
+
+
+def _answer(request: Request, status: int, title: str, message: str, as_json: bool) -> Response:
+    if as_json:
+        return JSONResponse({"error": message}, status_code=status)
+    return notice(request, title, message, status)
+
+
+def _matches(given: str, expected: str) -> bool:
+    return secrets.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def refusal(
+    request: Request, credentials: HTTPBasicCredentials | None, *, as_json: bool = False
+) -> Response | None:
     """Return the response that refuses this request, or None if it may see the page."""
-    password = get_settings().admin_password
+    settings = get_settings()
+    password = settings.admin_password
     if not password:
-        return notice(
-            request,
-            "Admin is disabled",
-            "Set NEWSLETTER_ADMIN_PASSWORD to turn on the operator pages.",
-            503,
-        )
-    if credentials is None or not secrets.compare_digest(
-        credentials.password.encode("utf-8"), password.encode("utf-8")
-    ):
-        response = notice(request, "Sign in", "The operator pages need the admin password.", 401)
-        response.headers["WWW-Authenticate"] = 'Basic realm="newsletter admin", charset="UTF-8"'
+        message = "Set NEWSLETTER_ADMIN_PASSWORD to turn on the operator pages."
+        return _answer(request, 503, "Admin is disabled", message, as_json)
+    guard = request.app.state.failed_logins
+    client = request.client.host if request.client else "unknown"
+    wait = guard.wait_seconds(client)
+    if wait:
+        message = "Too many wrong passwords from this address. Try again later."
+        response = _answer(request, 429, "Too many attempts", message, as_json)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    # Both compared, always: stopping at a wrong name would time-tell which part failed.
+    name_ok = credentials is not None and _matches(credentials.username, settings.admin_user)
+    password_ok = credentials is not None and _matches(credentials.password, password)
+    if not (name_ok and password_ok):
+        if credentials is not None:
+            guard.failed(client)
+        message = "The operator pages need the admin user name and password."
+        response = _answer(request, 401, "Sign in", message, as_json)
+        response.headers["WWW-Authenticate"] = CHALLENGE
         return response
     return None
 
@@ -66,7 +92,7 @@ async def admin_page(request: Request, credentials: Credentials) -> Response:
 
 @router.get("/admin/overview.json")
 async def admin_json(request: Request, credentials: Credentials) -> Response:
-    refused = refusal(request, credentials)
+    refused = refusal(request, credentials, as_json=True)
     if refused is not None:
         return refused
     view = await run_in_threadpool(snapshot)

@@ -6,16 +6,18 @@ copies and restart any time, while the database and the broker hold the truth.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
-from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.models import Delivery, Edition, EmailEvent, IngestRun
 from newsletter.monitoring import RATE_WINDOW as WINDOW
@@ -139,7 +141,27 @@ def render_metrics() -> bytes:
     return generate_latest(registry)
 
 
+def scrape_refused(request: Request) -> Response | None:
+    """Refuse a scrape without the bearer token, when NEWSLETTER_METRICS_TOKEN is set."""
+    token = get_settings().metrics_token
+    if not token:
+        return None
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and secrets.compare_digest(
+        given.strip().encode("utf-8"), token.encode("utf-8")
+    ):
+        return None
+    return JSONResponse(
+        {"error": "metrics need the bearer token (NEWSLETTER_METRICS_TOKEN)"},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="newsletter metrics"'},
+    )
+
+
 @router.get("/metrics")
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    refused = scrape_refused(request)
+    if refused is not None:
+        return refused
     body = await run_in_threadpool(render_metrics)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
