@@ -3,9 +3,11 @@
 SNS delivers at least once and out of order, so every event is stored under its SNS
 MessageId (a unique key) and a repeat changes nothing. Both SES shapes are accepted:
 identity notifications (`notificationType`) and configuration-set events (`eventType`).
-Permanent bounces and complaints suppress the address and mark the subscriber; transient
-and undetermined bounces are only recorded (SES retried them already; they say nothing
-final about the address).
+Permanent bounces and complaints suppress the address and mark the subscriber. A
+transient or undetermined bounce says nothing final about an address (SES retried it
+already), but many in a row do: a subscriber's count goes up with each and back to zero
+with each delivery event, and at NEWSLETTER_TRANSIENT_BOUNCE_LIMIT the address is
+suppressed like a permanent bounce.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from newsletter.config import get_settings
 from newsletter.models import (
     Delivery,
     EmailEvent,
@@ -145,6 +148,11 @@ def record_ses_event(session: Session, notification_id: str, message: str) -> Ev
         )
         if delivery is not None:
             row.payload = {**event.payload, "_delivery_id": delivery.id}
+    if event.event_type == "delivery":
+        _set_transient_count(session, event.recipients, reset=True)
+    if event.event_type == "bounce" and not event.permanent:
+        repeated = _count_transient_bounce(session, event.recipients, event.detail)
+        return EventOutcome.SUPPRESSED if repeated else EventOutcome.RECORDED
     if not event.permanent:
         return EventOutcome.RECORDED
     reason = (
@@ -159,6 +167,40 @@ def record_ses_event(session: Session, notification_id: str, message: str) -> Ev
         suppress_for_good(session, address, reason, event.detail)
     log.info("suppressed %s after a %s", addresses, event.event_type)
     return EventOutcome.SUPPRESSED
+
+
+def _set_transient_count(session: Session, addresses: list[str], *, reset: bool) -> None:
+    if addresses:
+        count = 0 if reset else Subscriber.transient_bounces + 1
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.email.in_(addresses))
+            .values(transient_bounces=count)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _count_transient_bounce(session: Session, addresses: list[str], detail: str) -> list[str]:
+    """Count one more transient bounce per subscriber; suppress those at the limit."""
+    limit = get_settings().transient_bounce_limit
+    if not limit or not addresses:
+        return []
+    _set_transient_count(session, addresses, reset=False)
+    over = session.scalars(
+        select(Subscriber.email).where(
+            Subscriber.email.in_(addresses), Subscriber.transient_bounces >= limit
+        )
+    ).all()
+    for address in over:
+        suppress_for_good(
+            session,
+            address,
+            SuppressionReason.BOUNCE,
+            f"{limit} transient bounces in a row: {detail}",
+        )
+    if over:
+        log.info("suppressed %s after %d transient bounces in a row", list(over), limit)
+    return list(over)
 
 
 def suppress_for_good(session: Session, email: str, reason: str, detail: str | None) -> None:

@@ -2,8 +2,10 @@
 
 Anyone can POST to /webhooks/ses; a forged "complaint" would unsubscribe people for
 good. So: the topic must be ours, the signing certificate must come over https from
-sns.<region>.amazonaws.com, and the signature (SignatureVersion 1 = SHA1withRSA,
-2 = SHA256withRSA) must verify over the canonical string SNS documents.
+sns.<region>.amazonaws.com, and the signature (SignatureVersion 2 = SHA256withRSA; 1 =
+SHA1withRSA only when allowed) must verify over the canonical string SNS documents.
+A genuine message older than MAX_MESSAGE_AGE is refused too: it is a replay (SNS gives
+up retrying well within that), e.g. of an old bounce to suppress someone again.
 
 The certificate fetcher is a parameter so tests can serve their own certificate without
 network; the URL check runs before any fetch and is the same in tests and production.
@@ -19,7 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,6 +52,7 @@ _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2":
 _SNS_HOST = re.compile(r"^sns\.[a-z]{2}(-[a-z]+)+-\d\.amazonaws\.com$")
 FETCH_TIMEOUT = 10.0
 CERT_CACHE_SIZE = 32
+MAX_MESSAGE_AGE = timedelta(hours=1)
 
 
 class SnsMessageError(ValueError):
@@ -137,8 +140,13 @@ class SnsVerifier:
         topics: Iterable[str],
         fetch_certificate: Callable[[str], bytes] = fetch_url,
         confirm_subscription: Callable[[str], bytes] = fetch_url,
+        *,
+        allow_signature_v1: bool = False,
+        max_age: timedelta = MAX_MESSAGE_AGE,
     ) -> None:
         self.topics = frozenset(t.strip() for t in topics if t.strip())
+        self.allow_signature_v1 = allow_signature_v1
+        self.max_age = max_age
         self._fetch_certificate = fetch_certificate
         self._confirm_subscription = confirm_subscription
         self._certificates: OrderedDict[str, x509.Certificate] = OrderedDict()
@@ -151,10 +159,16 @@ class SnsVerifier:
         version = str(message.fields["SignatureVersion"])
         if version not in _HASHES:
             raise SnsVerificationError(f"unsupported SignatureVersion {version!r}")
+        if version == "1" and not self.allow_signature_v1:
+            raise SnsVerificationError(
+                "SignatureVersion 1 (SHA1) is not accepted: set the topic's SignatureVersion "
+                "to 2, or NEWSLETTER_SNS_ALLOW_SIGNATURE_V1=true"
+            )
         cert_url = str(message.fields["SigningCertURL"])
         if not is_sns_url(cert_url):
             raise SnsVerificationError("SigningCertURL is not https on sns.<region>.amazonaws.com")
-        certificate = self._certificate(cert_url, now or utcnow())
+        now = now or utcnow()
+        certificate = self._certificate(cert_url, now)
         try:
             signature = base64.b64decode(str(message.fields["Signature"]), validate=True)
         except (binascii.Error, ValueError):
@@ -171,6 +185,21 @@ class SnsVerifier:
             )
         except InvalidSignature:
             raise SnsVerificationError("signature does not match") from None
+        self._check_age(message, now)
+
+    def _check_age(self, message: SnsMessage, now: datetime) -> None:
+        """Refuse a (signed, so genuine) message sent more than max_age ago or ahead."""
+        raw = str(message.fields.get("Timestamp", ""))
+        try:
+            sent = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise SnsVerificationError(f"Timestamp {raw[:40]!r} is not an ISO time") from None
+        if sent.tzinfo is None:
+            raise SnsVerificationError("Timestamp has no timezone")
+        if abs(now - sent) > self.max_age:
+            raise SnsVerificationError(
+                f"Timestamp {raw[:40]} is more than {self.max_age} from now: a replay?"
+            )
 
     def _certificate(self, url: str, now: datetime) -> x509.Certificate:
         with self._lock:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from newsletter.subscriptions.sns import SnsVerifier, string_to_sign
+from newsletter.timeutil import utcnow
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-events"
 CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"
@@ -48,6 +49,12 @@ def key_and_cert(name: str = "sns.amazonaws.com") -> tuple[rsa.RSAPrivateKey, by
     return key, cert.public_bytes(serialization.Encoding.PEM)
 
 
+def sns_timestamp(at: datetime | None = None) -> str:
+    """Format a time as SNS does (`2026-11-26T07:00:00.000Z`); now by default."""
+    at = at or utcnow()
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
 def sign(fields: dict[str, Any], key: rsa.RSAPrivateKey | None = None) -> dict[str, Any]:
     """Add Signature (per SignatureVersion, default 2) over SNS's canonical string."""
     key = key or key_and_cert()[0]
@@ -70,7 +77,7 @@ def notification(
         "MessageId": message_id or str(uuid.uuid4()),
         "TopicArn": topic,
         "Message": ses_event if isinstance(ses_event, str) else json.dumps(ses_event),
-        "Timestamp": "2026-11-26T07:00:00.000Z",
+        "Timestamp": sns_timestamp(),
         "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
         **overrides,
     }
@@ -88,7 +95,7 @@ def subscription_confirmation(subscribe_url: str = SUBSCRIBE_URL) -> dict[str, A
             "TopicArn": TOPIC,
             "Message": "You have chosen to subscribe to the topic. To confirm, visit SubscribeURL.",
             "SubscribeURL": subscribe_url,
-            "Timestamp": "2026-11-26T07:00:00.000Z",
+            "Timestamp": sns_timestamp(),
         }
     )
 
@@ -110,9 +117,14 @@ class FakeAws:
         self.confirmations.append(url)
         return b"<ConfirmSubscriptionResponse/>"
 
-    def verifier(self, topics: tuple[str, ...] = (TOPIC,)) -> SnsVerifier:
+    def verifier(
+        self, topics: tuple[str, ...] = (TOPIC,), *, allow_signature_v1: bool = False
+    ) -> SnsVerifier:
         return SnsVerifier(
-            topics, fetch_certificate=self.fetch_certificate, confirm_subscription=self.confirm
+            topics,
+            fetch_certificate=self.fetch_certificate,
+            confirm_subscription=self.confirm,
+            allow_signature_v1=allow_signature_v1,
         )
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.models import EmailEvent, SubscriberStatus, Suppression
 from newsletter.subscriptions.bounces import EventOutcome, parse_ses_event, record_ses_event
@@ -64,6 +65,39 @@ def test_transient_bounces_are_recorded_only(db_url: str, bounce_type: str):
     assert suppressions() == {}
     assert reload(subscriber.id).status == SubscriberStatus.ACTIVE
     assert len(events()) == 1
+
+
+def test_several_transient_bounces_in_a_row_suppress_the_address(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("NEWSLETTER_TRANSIENT_BOUNCE_LIMIT", "3")
+    get_settings.cache_clear()
+    subscriber = make_subscriber("reader@example.org")
+    soft = {"bounce_type": "Transient"}
+    assert record("sns-1", bounce(["reader@example.org"], **soft)) == EventOutcome.RECORDED
+    assert record("sns-2", bounce(["reader@example.org"], **soft)) == EventOutcome.RECORDED
+    # A delivery in between: the bounces were not "in a row".
+    record("sns-3", delivery(["reader@example.org"]))
+    assert record("sns-4", bounce(["reader@example.org"], **soft)) == EventOutcome.RECORDED
+    assert record("sns-5", bounce(["reader@example.org"], **soft)) == EventOutcome.RECORDED
+    assert reload(subscriber.id).status == SubscriberStatus.ACTIVE
+    # A repeated notification counts once.
+    assert record("sns-5", bounce(["reader@example.org"], **soft)) == EventOutcome.DUPLICATE
+    assert record("sns-6", bounce(["reader@example.org"], **soft)) == EventOutcome.SUPPRESSED
+    assert suppressions() == {"reader@example.org": "bounce"}
+    assert reload(subscriber.id).status == SubscriberStatus.BOUNCED
+
+
+def test_transient_bounces_never_suppress_when_the_limit_is_zero(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("NEWSLETTER_TRANSIENT_BOUNCE_LIMIT", "0")
+    get_settings.cache_clear()
+    subscriber = make_subscriber("reader@example.org")
+    for n in range(8):
+        record(f"sns-{n}", bounce(["reader@example.org"], bounce_type="Transient"))
+    assert suppressions() == {}
+    assert reload(subscriber.id).status == SubscriberStatus.ACTIVE
 
 
 def test_a_complaint_suppresses_even_an_unsubscribed_address_for_good(db_url: str):

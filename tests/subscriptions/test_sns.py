@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,6 +16,7 @@ from newsletter.subscriptions.sns import (
     parse_message,
     string_to_sign,
 )
+from newsletter.timeutil import utcnow
 from tests.subscriptions.sns_helpers import (
     CERT_URL,
     TOPIC,
@@ -24,6 +25,7 @@ from tests.subscriptions.sns_helpers import (
     key_and_cert,
     notification,
     sign,
+    sns_timestamp,
     subscription_confirmation,
 )
 
@@ -32,14 +34,36 @@ def parsed(fields: dict) -> object:
     return parse_message(json.dumps(fields))
 
 
-def test_a_signed_notification_verifies_with_both_signature_versions():
+def test_a_signed_notification_verifies_with_both_signature_versions_when_v1_is_allowed():
     aws = FakeAws()
-    verifier = aws.verifier()
+    verifier = aws.verifier(allow_signature_v1=True)
     for version in ("1", "2"):
         message = notification(bounce(["a@example.org"]), SignatureVersion=version)
         verifier.verify(parse_message(json.dumps(message)))
     # The certificate is fetched once and cached.
     assert aws.certificate_fetches == [CERT_URL]
+
+
+def test_signature_version_1_is_refused_unless_a_setting_allows_it():
+    message = parsed(notification(bounce(["a@example.org"]), SignatureVersion="1"))
+    with pytest.raises(SnsVerificationError, match="SignatureVersion 1"):
+        FakeAws().verifier().verify(message)
+
+
+@pytest.mark.parametrize("offset", [timedelta(hours=-1, minutes=-1), timedelta(hours=2)])
+def test_a_genuine_message_more_than_an_hour_old_or_ahead_is_refused(offset: timedelta):
+    stamp = sns_timestamp(utcnow() + offset)
+    message = parsed(notification(bounce(["a@example.org"]), Timestamp=stamp))
+    with pytest.raises(SnsVerificationError, match="replay"):
+        FakeAws().verifier().verify(message)
+    fresh = parsed(notification(bounce(["a@example.org"]), Timestamp=sns_timestamp()))
+    FakeAws().verifier().verify(fresh)
+
+
+def test_a_timestamp_that_is_not_a_time_is_refused():
+    message = parsed(notification(bounce(["a@example.org"]), Timestamp="yesterday"))
+    with pytest.raises(SnsVerificationError, match="not an ISO time"):
+        FakeAws().verifier().verify(message)
 
 
 def test_the_subject_is_signed_when_present():

@@ -38,9 +38,9 @@ MAX_BODY_BYTES = 256 * 1024  # SNS messages are at most 256 KB
 
 
 @functools.cache
-def _verifier_for(topics: str) -> SnsVerifier:
-    # One verifier per configured topic list, so its certificate cache lives on.
-    return SnsVerifier(topics.split(","))
+def _verifier_for(topics: str, allow_signature_v1: bool) -> SnsVerifier:
+    # One verifier per configuration, so its certificate cache lives on.
+    return SnsVerifier(topics.split(","), allow_signature_v1=allow_signature_v1)
 
 
 def get_sns_verifier() -> SnsVerifier | None:
@@ -49,8 +49,9 @@ def get_sns_verifier() -> SnsVerifier | None:
     Tests override this dependency with a verifier whose certificate fetcher serves a
     test certificate; the URL and topic checks stay the same.
     """
-    topics = get_settings().sns_topic_arn
-    return _verifier_for(topics) if topics else None
+    settings = get_settings()
+    topics = settings.sns_topic_arn
+    return _verifier_for(topics, settings.sns_allow_signature_v1) if topics else None
 
 
 def record(message_id: str, message: str) -> str:
