@@ -25,7 +25,6 @@ from newsletter.models import (
     SuppressionReason,
 )
 from newsletter.subscriptions.claims import (
-    RESEND_INTERVAL,
     claim_confirmation,
     claim_mail_slot,
     claim_unsubscribe,
@@ -49,8 +48,6 @@ from newsletter.subscriptions.tokens import (
 )
 from newsletter.subscriptions.validation import InvalidInput, normalise_email
 from newsletter.timeutil import utcnow
-
-__all__ = ["RESEND_INTERVAL"]  # the pages say "try again in 10 minutes"
 
 # Addresses that asked us (or their provider told us) never to mail them again.
 _BLOCKED_REASONS = (SuppressionReason.BOUNCE, SuppressionReason.COMPLAINT, SuppressionReason.MANUAL)
