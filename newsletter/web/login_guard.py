@@ -9,11 +9,14 @@ The guard lives on the app (`app.state`), so each app, and each test, has its ow
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Protocol
 
 import redis
+
+log = logging.getLogger(__name__)
 
 MAX_FAILURES = 10
 WINDOW_SECONDS = 300
@@ -62,7 +65,11 @@ class InProcessFailedLogins:
 
 
 class RedisFailedLogins:
-    """Counts in Redis (INCR with an expiry), shared by every web process."""
+    """Counts in Redis (INCR with an expiry), shared by every web process.
+
+    If Redis does not answer, the count is skipped (logged): the password is still
+    checked, and operators keep their page while the broker is down.
+    """
 
     def __init__(self, url: str, limit: int = MAX_FAILURES, window: int = WINDOW_SECONDS) -> None:
         self.limit = limit
@@ -74,17 +81,24 @@ class RedisFailedLogins:
 
     def wait_seconds(self, client: str) -> int:
         key = self._key(client)
-        count = self._redis.get(key)
-        if count is None or int(count) < self.limit:
+        try:
+            count = self._redis.get(key)
+            if count is None or int(count) < self.limit:
+                return 0
+            return max(int(self._redis.ttl(key)), 1)
+        except redis.RedisError as exc:
+            log.warning("cannot read failed admin sign-ins from Redis: %s", exc)
             return 0
-        return max(int(self._redis.ttl(key)), 1)
 
     def failed(self, client: str) -> None:
         key = self._key(client)
-        pipe = self._redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, self.window, nx=True)
-        pipe.execute()
+        try:
+            pipe = self._redis.pipeline()
+            pipe.incr(key)
+            pipe.expire(key, self.window, nx=True)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("cannot count a failed admin sign-in in Redis: %s", exc)
 
 
 def failed_logins(redis_url: str | None) -> FailedLogins:

@@ -6,14 +6,17 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.models import EmailEvent, SubscriberStatus, Suppression
+from newsletter.timeutil import utcnow
 from newsletter.web.app import create_app
 from newsletter.web.routes.webhooks import get_sns_verifier
 from tests.subscriptions.factories import make_sent_digest, make_subscriber, reload
@@ -26,6 +29,7 @@ from tests.subscriptions.sns_helpers import (
     key_and_cert,
     notification,
     sign,
+    sns_timestamp,
     subscription_confirmation,
 )
 
@@ -383,3 +387,24 @@ def test_the_stored_event_keeps_no_token(sns_client: TestClient):
     with session_scope() as session:
         stored = json.dumps(session.scalars(select(EmailEvent)).one().payload)
     assert token not in stored and "unsubscribe [token]" in stored
+
+
+def test_a_replayed_old_bounce_is_refused_and_suppresses_nobody(sns_client: TestClient):
+    subscriber = make_subscriber("reader@example.org")
+    two_hours_ago = sns_timestamp(utcnow() - timedelta(hours=2))
+    response = post(
+        sns_client, notification(bounce(["reader@example.org"]), Timestamp=two_hours_ago)
+    )
+    assert response.status_code == 403
+    assert "replay" in response.json()["error"]
+    assert count(Suppression) == 0 and count(EmailEvent) == 0
+    assert reload(subscriber.id).status == SubscriberStatus.ACTIVE
+
+
+def test_sha1_signatures_follow_the_setting(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("NEWSLETTER_SNS_TOPIC_ARN", TOPIC)
+    get_settings.cache_clear()
+    assert get_sns_verifier().allow_signature_v1 is False  # type: ignore[union-attr]
+    monkeypatch.setenv("NEWSLETTER_SNS_ALLOW_SIGNATURE_V1", "true")
+    get_settings.cache_clear()
+    assert get_sns_verifier().allow_signature_v1 is True  # type: ignore[union-attr]
