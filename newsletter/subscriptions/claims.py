@@ -67,6 +67,18 @@ def claim_confirmation(
     )
 
 
+def claim_address_change(
+    session: Session, subscriber_id: int, generation: int, address: str
+) -> bool:
+    """Move the subscription to `address` and revoke older links, once per generation."""
+    return _changed(
+        session,
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id, Subscriber.token_generation == generation)
+        .values(email=address, token_generation=generation + 1),
+    )
+
+
 def claim_unsubscribe(session: Session, subscriber_id: int, now: datetime) -> str | None:
     """Unsubscribe and revoke every link; return the status it had, None if already done."""
     for status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):

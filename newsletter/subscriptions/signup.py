@@ -9,6 +9,7 @@ subscribed: every signup answers "check your inbox".
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +26,7 @@ from newsletter.models import (
     SuppressionReason,
 )
 from newsletter.subscriptions.claims import (
+    claim_address_change,
     claim_confirmation,
     claim_mail_slot,
     claim_unsubscribe,
@@ -48,6 +50,8 @@ from newsletter.subscriptions.tokens import (
 )
 from newsletter.subscriptions.validation import InvalidInput, normalise_email
 from newsletter.timeutil import utcnow
+
+log = logging.getLogger(__name__)
 
 # Addresses that asked us (or their provider told us) never to mail them again.
 _BLOCKED_REASONS = (SuppressionReason.BOUNCE, SuppressionReason.COMPLAINT, SuppressionReason.MANUAL)
@@ -195,7 +199,7 @@ def confirm(token: str, now: datetime | None = None) -> ConfirmResult:
             )
         session.refresh(subscriber)
         if request is not None:
-            apply_preferences(subscriber, Preferences(**request.preferences).validated())
+            _apply_request(subscriber, request)
         session.execute(delete(SignupRequest).where(SignupRequest.subscriber_id == subscriber.id))
         # They opted in again: an earlier unsubscribe no longer blocks mail. Bounce and
         # complaint suppressions are for good and were refused above.
@@ -220,6 +224,14 @@ def _signup_request(
     if request is None or request.subscriber_id != subscriber.id:
         raise InvalidToken("This link is not valid any more. Sign up again to get a new one.")
     return request
+
+
+def _apply_request(subscriber: Subscriber, request: SignupRequest) -> None:
+    """Apply a stored form; one that no longer validates (rules changed) leaves the row."""
+    try:
+        apply_preferences(subscriber, Preferences(**request.preferences).validated())
+    except (InvalidInput, TypeError) as exc:
+        log.warning("signup request %s no longer applies, kept the signup's: %s", request.id, exc)
 
 
 def _refuse_blocked(subscriber: Subscriber, *, returning: bool = False) -> None:
@@ -335,14 +347,21 @@ def confirm_email_change(token: str) -> tuple[str, str]:
 
     Every earlier link is revoked (the generation is bumped): they name the old address.
     """
+    data = read_token("email", token)
     with session_scope() as session:
-        subscriber = subscriber_for_token(session, "email", token)
+        subscriber = current_subscriber(session, data)
         _refuse_blocked(subscriber)
-        address = read_token("email", token).extra
+        address = data.extra
         if _address_unavailable(session, address):
             raise InvalidToken("This address can't be used for a digest any more.")
-        subscriber.email = address
-        subscriber.token_generation += 1
+        try:
+            # Conditional on the generation: of two clicks at once, one moves the address.
+            moved = claim_address_change(session, subscriber.id, data.generation, address)
+        except IntegrityError:
+            # Someone subscribed that address between our check and now.
+            raise InvalidToken("This address can't be used for a digest any more.") from None
+        if not moved:
+            raise InvalidToken("This link was already used. Your digest goes to the new address.")
         # Clicking the link is an opt-in for this address: an old unsubscribe no longer blocks.
         session.execute(
             delete(Suppression).where(
@@ -350,9 +369,4 @@ def confirm_email_change(token: str) -> tuple[str, str]:
                 Suppression.reason == SuppressionReason.UNSUBSCRIBE,
             )
         )
-        try:
-            session.flush()
-        except IntegrityError:
-            # Someone subscribed that address between our check and now.
-            raise InvalidToken("This address can't be used for a digest any more.") from None
-        return address, make_token("preferences", subscriber.id, subscriber.token_generation)
+        return address, make_token("preferences", subscriber.id, data.generation + 1)

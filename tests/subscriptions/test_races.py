@@ -20,10 +20,12 @@ from newsletter.subscriptions.service import Preferences, apply_preferences, pre
 from newsletter.subscriptions.signup import (
     ConfirmOutcome,
     confirm,
+    confirm_email_change,
+    request_email_change,
     request_signup,
     unsubscribe_by_token,
 )
-from newsletter.subscriptions.tokens import make_token
+from newsletter.subscriptions.tokens import InvalidToken, make_token, read_token
 from newsletter.web.routes import preferences as preferences_route
 from tests.subscriptions.factories import link_in, make_subscriber, outbox_messages, reload
 
@@ -119,3 +121,27 @@ def test_two_simultaneous_preference_saves_keep_one_form_whole(
         (["first", "shared"], "UTC"),
         (["second", "shared"], "Asia/Tokyo"),
     ]
+
+
+def test_two_simultaneous_uses_of_a_change_address_link_move_it_once(
+    schema: str, isolated_settings: Path
+):
+    subscriber = make_subscriber("old@example.org")
+    preferences = make_token("preferences", subscriber.id, 0)
+    request_email_change(preferences, "new@example.org")
+    [mail] = outbox_messages(isolated_settings, "new@example.org")
+    token = link_in(mail, "change-email").rsplit("/", 1)[1]
+
+    def use(_: int) -> str:
+        try:
+            return confirm_email_change(token)[1]
+        except InvalidToken:
+            return "refused"
+
+    results = at_once(2, use)
+    assert results.count("refused") == 1
+    after = reload(subscriber.id)
+    assert (after.email, after.token_generation) == ("new@example.org", 1)
+    # The winner's fresh preferences link works: nothing bumped the generation again.
+    [fresh] = [r for r in results if r != "refused"]
+    assert read_token("preferences", fresh).generation == after.token_generation
