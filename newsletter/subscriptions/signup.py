@@ -173,7 +173,13 @@ def check_confirm_token(token: str) -> tuple[str, bool]:
         subscriber = current_subscriber(session, data)
         _refuse_blocked(subscriber, returning=bool(data.extra))
         if subscriber.status != SubscriberStatus.ACTIVE:
-            _signup_request(session, subscriber, data)
+            try:
+                _signup_request(session, subscriber, data)
+            except InvalidToken:
+                # A confirmation at this very moment deletes the requests: say so.
+                session.refresh(subscriber)
+                if subscriber.status != SubscriberStatus.ACTIVE:
+                    raise
         return subscriber.email, subscriber.status == SubscriberStatus.ACTIVE
 
 
@@ -192,11 +198,13 @@ def confirm(token: str, now: datetime | None = None) -> ConfirmResult:
             return ConfirmResult(
                 ConfirmOutcome.ALREADY_ACTIVE, subscriber.email, subscriber.id, False
             )
-        request = _signup_request(session, subscriber, data)
         if not claim_confirmation(session, subscriber.id, data.generation, now):
             return ConfirmResult(
                 ConfirmOutcome.ALREADY_ACTIVE, subscriber.email, subscriber.id, False
             )
+        # After the claim: the request is read by the one confirmation that won (a
+        # missing one rolls the claim back with the error).
+        request = _signup_request(session, subscriber, data)
         session.refresh(subscriber)
         if request is not None:
             _apply_request(subscriber, request)

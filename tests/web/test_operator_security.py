@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from newsletter import services
 from newsletter.config import get_settings
 from newsletter.subscriptions.tokens import make_token
 from newsletter.web.app import create_app
@@ -88,10 +89,7 @@ def test_healthz_hides_the_database_error_and_logs_it(
 ):
     with TestClient(create_app()) as client:
         monkeypatch.setenv("DATABASE_URL", "postgresql://secretuser@127.0.0.1:1/hidden_db")
-        get_settings.cache_clear()
-        from newsletter import db
-
-        db.reset_engines()
+        services.reset()
         with caplog.at_level(logging.ERROR, logger="newsletter.web.routes.health"):
             response = client.get("/healthz")
     assert response.status_code == 503
