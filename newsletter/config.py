@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MailBackend = Literal["ses", "smtp", "file", "console"]
@@ -24,6 +24,10 @@ CommaList = Annotated[list[str], NoDecode]
 
 DEFAULT_DATABASE_URL = "sqlite:///newsletter.db"
 INSECURE_DEV_SECRET = "dev-insecure-secret-change-me"
+SECRET_KEY_MISSING = (
+    "NEWSLETTER_SECRET_KEY: set a long random value (e.g. `openssl rand -hex 32`); the "
+    "public default may only sign links of the local demo, not mail that leaves this machine"
+)
 
 
 class ConfigError(Exception):
@@ -225,6 +229,24 @@ class Settings(BaseSettings):
     transient_bounce_limit: int = Field(
         5, validation_alias=_env("NEWSLETTER_TRANSIENT_BOUNCE_LIMIT"), ge=0
     )
+    # --- web security: signup caps, client address, request bodies (issue 11) ------
+    # Signups accepted per client address, and outgoing signup/confirmation emails in
+    # all, per window; beyond them the form answers 429. 0 turns a cap off.
+    signup_limit_per_client: int = Field(
+        5, validation_alias=_env("NEWSLETTER_SIGNUP_LIMIT_PER_CLIENT"), ge=0
+    )
+    signup_limit_per_mailbox: int = Field(
+        3, validation_alias=_env("NEWSLETTER_SIGNUP_LIMIT_PER_MAILBOX"), ge=0
+    )
+    signup_limit_global: int = Field(
+        200, validation_alias=_env("NEWSLETTER_SIGNUP_LIMIT_GLOBAL"), ge=0
+    )
+    signup_limit_window_seconds: float = Field(
+        3600.0, validation_alias=_env("NEWSLETTER_SIGNUP_LIMIT_WINDOW_SECONDS"), gt=0
+    )
+    # Behind a reverse proxy that sets X-Forwarded-For: how many proxies to trust (the
+    # client is the address that many hops from the right). 0 = use the socket's peer.
+    trusted_proxies: int = Field(0, validation_alias=_env("NEWSLETTER_TRUSTED_PROXIES"), ge=0)
 
     @field_validator("database_url")
     @classmethod
@@ -330,6 +352,15 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _secret_for_real_mail(self) -> Settings:
+        # Links signed with the public default key can be forged by anyone; the embedded
+        # demo (file or console mail to a local URL) may use it, real mail may not.
+        real = self.mail_backend in ("ses", "smtp") or self.base_url.startswith("https://")
+        if real and self.secret_key in ("", INSECURE_DEV_SECRET):
+            raise ValueError(SECRET_KEY_MISSING)
+        return self
+
     @property
     def http_user_agent(self) -> str:
         """Say who we are, as arXiv's terms ask: a name, a URL and a contact address."""
@@ -354,8 +385,12 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = error["loc"][0] if error["loc"] else "?"
-            name = _env_name(str(field))
+            if not error["loc"]:
+                # A check across fields: its message names the variable itself.
+                cause = error.get("ctx", {}).get("error")
+                problems.append(str(cause) if cause else error["msg"])
+                continue
+            name = _env_name(str(error["loc"][0]))
             problems.append(f"{name}: {error['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 

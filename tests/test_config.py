@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,4 +73,53 @@ def test_the_command_refuses_to_start_on_bad_config_without_a_traceback(tmp_path
     )
     assert result.returncode != 0
     assert "NEWSLETTER_MAIL_BACKEND" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NEWSLETTER_MAIL_BACKEND", "ses"),
+        ("NEWSLETTER_MAIL_BACKEND", "smtp"),
+        ("NEWSLETTER_BASE_URL", "https://papers.example.com"),
+    ],
+)
+def test_real_mail_with_the_public_default_secret_key_refuses_to_start(monkeypatch, name, value):
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY")
+    monkeypatch.setenv("NEWSLETTER_BASE_URL", "http://127.0.0.1:8000")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings()
+    message = str(excinfo.value)
+    assert "NEWSLETTER_SECRET_KEY" in message and "\n" not in message
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "dev-insecure-secret-change-me")
+    with pytest.raises(ConfigError, match="NEWSLETTER_SECRET_KEY"):
+        load_settings()
+
+
+def test_the_local_demo_runs_without_a_secret_key(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY")
+    monkeypatch.delenv("NEWSLETTER_BASE_URL")
+    for backend in ("file", "console"):
+        monkeypatch.setenv("NEWSLETTER_MAIL_BACKEND", backend)
+        assert load_settings().secret_key == "dev-insecure-secret-change-me"
+
+
+def test_the_command_refuses_to_start_with_the_default_key_for_real_mail(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "NEWSLETTER_MAIL_BACKEND": "ses",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "newsletter.cli", "subscribers", "list"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "NEWSLETTER_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
