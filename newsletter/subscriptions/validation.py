@@ -18,12 +18,31 @@ _ARCHIVES_WITH_SUBJECTS = frozenset(
     {"cs", "econ", "eess", "math", "q-bio", "q-fin", "stat", "astro-ph", "cond-mat"}
     | {"nlin", "physics"}
 )
+# C0 and C1 control characters and DEL, except the tab and line breaks a textarea sends.
+# PostgreSQL cannot store NUL in text at all; the others are never typed on purpose.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 MAX_KEYWORD_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 2000
 
 
 class InvalidInput(ValueError):
     """Input a person can fix; the message says how."""
+
+
+def has_control_characters(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
+def strip_control_characters(value: str) -> str:
+    """Return `value` without control characters (to show a refused value back safely)."""
+    return _CONTROL.sub("", value)
+
+
+def check_printable(value: str) -> str:
+    """Refuse text holding control characters (a NUL byte, escape codes)."""
+    if has_control_characters(value):
+        raise InvalidInput("remove the invisible control characters (such as a NUL byte)")
+    return value
 
 
 def normalise_email(raw: str) -> str:
@@ -65,7 +84,7 @@ def check_category(value: str) -> str:
 
 
 def check_keyword(value: str) -> str:
-    value = " ".join(value.split())
+    value = " ".join(check_printable(value).split())
     if not value:
         raise InvalidInput("a keyword cannot be empty")
     if len(value) > MAX_KEYWORD_LENGTH:
@@ -74,7 +93,7 @@ def check_keyword(value: str) -> str:
 
 
 def check_description(value: str) -> str:
-    value = value.strip()
+    value = check_printable(value).strip()
     if len(value) > MAX_DESCRIPTION_LENGTH:
         raise InvalidInput(f"description too long (over {MAX_DESCRIPTION_LENGTH} characters)")
     return value

@@ -21,7 +21,9 @@ from newsletter.subscriptions.validation import (
     check_category,
     check_description,
     check_keyword,
+    has_control_characters,
     normalise_email,
+    strip_control_characters,
 )
 
 MAX_KEYWORDS = 30
@@ -155,6 +157,7 @@ def parse_preferences_form(form: Any, *, with_email: bool) -> FormResult:
     }
     result = FormResult(values)
     errors = result.errors
+    _refuse_control_characters(values, errors)
     if with_email:
         if not values["email"].strip():
             errors["email"] = "Enter your email address."
@@ -242,6 +245,24 @@ def parse_preferences_form(form: Any, *, with_email: bool) -> FormResult:
     except InvalidInput as exc:
         errors["form"] = str(exc)
     return result
+
+
+def _refuse_control_characters(values: dict[str, Any], errors: dict[str, str]) -> None:
+    """Name each field holding control characters and show it back without them.
+
+    A NUL byte cannot be stored by PostgreSQL, and nobody types one: it is a field error
+    like any other, never a failed save.
+    """
+    for name, value in list(values.items()):
+        items = value if isinstance(value, list) else [value]
+        if not any(has_control_characters(item) for item in items):
+            continue
+        shown = "other_categories" if name == "categories" else name
+        errors[shown] = "Remove the invisible control characters (such as a NUL byte)."
+        if isinstance(value, list):
+            values[name] = [strip_control_characters(item) for item in value]
+        else:
+            values[name] = strip_control_characters(value)
 
 
 def _reason(exc: Exception) -> str:

@@ -22,7 +22,7 @@ from newsletter.subscriptions.signup import (
     subscriber_for_token,
 )
 from newsletter.subscriptions.tokens import InvalidToken, current_subscriber, make_token, read_token
-from newsletter.subscriptions.validation import InvalidInput
+from newsletter.subscriptions.validation import InvalidInput, has_control_characters
 from newsletter.web.formdata import BadForm, csrf_problem, read_form, unreadable
 from newsletter.web.forms import (
     COMMON_CATEGORIES,
@@ -187,7 +187,11 @@ async def feedback_submit(request: Request, token: str) -> Response:
     if problem:
         return page(request, token, data, errors={"form": problem}, status_code=400)
     arxiv_id, action = form.get("arxiv_id"), form.get("action")
-    if not isinstance(arxiv_id, str) or not isinstance(action, str):
+    if (
+        not isinstance(arxiv_id, str)
+        or not isinstance(action, str)
+        or has_control_characters(arxiv_id + action)
+    ):
         return page(request, token, data, errors={"form": "Choose a paper."}, status_code=400)
     try:
         await run_in_threadpool(save_rating, token, arxiv_id, action)
