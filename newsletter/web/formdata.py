@@ -1,30 +1,53 @@
-"""Read a posted form without ever turning a malformed body into a 500."""
+"""Read a posted form without ever turning a malformed or oversized body into a 500."""
 
 from __future__ import annotations
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
+from starlette.formparsers import FormParser, MultiPartParser
 
 from newsletter.web import csrf
+from newsletter.web.bodies import BodyTooLarge, capped_stream
 from newsletter.web.templating import notice
 
 # Our forms are small; anything larger is not a person filling them in.
 MAX_BODY_BYTES = 64 * 1024
+MAX_FIELDS = 200
 
 
 class BadForm(Exception):
     """The body could not be read as a form."""
 
 
+class FormTooLarge(BadForm):
+    """The body is larger than any of our forms can be; reading stopped at the limit."""
+
+
 async def read_form(request: Request) -> FormData:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BadForm("the form is too large")
+    """Parse a urlencoded or multipart form, reading at most MAX_BODY_BYTES of it.
+
+    The parsers read from a capped stream, so an oversized body is dropped as soon as it
+    passes the limit instead of being held in memory first.
+    """
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    stream = capped_stream(request, MAX_BODY_BYTES)
     try:
-        return await request.form(max_files=0, max_fields=200)
+        if content_type == "multipart/form-data":
+            parser: FormParser | MultiPartParser = MultiPartParser(
+                request.headers, stream, max_files=0, max_fields=MAX_FIELDS
+            )
+        elif content_type in ("application/x-www-form-urlencoded", ""):
+            parser = FormParser(request.headers, stream, max_fields=MAX_FIELDS)
+        else:
+            return FormData()  # not a form: no fields, so the CSRF check refuses it
+        return await parser.parse()
+    except BodyTooLarge as exc:
+        raise FormTooLarge(str(exc)) from None
     except Exception as exc:  # multipart/urlencoded parser errors come in several types
         raise BadForm(f"the form could not be read: {exc}") from None
+    finally:
+        await stream.aclose()
 
 
 def csrf_problem(request: Request, form: FormData) -> str | None:
@@ -44,5 +67,15 @@ def csrf_problem(request: Request, form: FormData) -> str | None:
     return None
 
 
-def unreadable(request: Request) -> HTMLResponse:
+def unreadable(request: Request, problem: BadForm | None = None) -> HTMLResponse:
+    """The page for a form we could not read: 413 when it was too large, else 400."""
+    if isinstance(problem, FormTooLarge):
+        return notice(
+            request,
+            "That form is too large",
+            "The form you sent is much larger than any of ours can be, so we did not read "
+            "it. Shorten what you typed and send it again.",
+            413,
+            link=("Go to the start page", "/"),
+        )
     return notice(request, "That didn't work", "We could not read the form. Please try again.", 400)

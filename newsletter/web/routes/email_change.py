@@ -38,8 +38,8 @@ async def change_email_submit(request: Request, token: str) -> Response:
     try:
         form = await read_form(request)
         old, new = await run_in_threadpool(check_email_change, token)
-    except BadForm:
-        return unreadable(request)
+    except BadForm as exc:
+        return unreadable(request, exc)
     except InvalidToken as exc:
         return bad_link(request, str(exc))
     problem = csrf_problem(request, form)

@@ -141,8 +141,8 @@ async def open_form(request: Request, token: str) -> tuple[PageData, FormData] |
         form = await read_form(request)
     except InvalidToken as exc:
         return bad_link(request, str(exc))
-    except BadForm:
-        return unreadable(request)
+    except BadForm as exc:
+        return unreadable(request, exc)
     return data, form
 
 

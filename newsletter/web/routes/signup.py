@@ -15,7 +15,7 @@ from newsletter.subscriptions.signup import (
     request_signup,
 )
 from newsletter.subscriptions.tokens import InvalidToken, make_token, read_token
-from newsletter.web.formdata import BadForm, csrf_problem, read_form
+from newsletter.web.formdata import BadForm, csrf_problem, read_form, unreadable
 from newsletter.web.forms import (
     COMMON_CATEGORIES,
     WEEKDAYS,
@@ -66,10 +66,8 @@ def signup_alias() -> RedirectResponse:
 async def signup_submit(request: Request) -> Response:
     try:
         form = await read_form(request)
-    except BadForm:
-        return notice(
-            request, "That didn't work", "We could not read the form. Please try again.", 400
-        )
+    except BadForm as exc:
+        return unreadable(request, exc)
     result = parse_preferences_form(form, with_email=True)
     problem = csrf_problem(request, form)
     if problem:
@@ -121,10 +119,8 @@ async def confirm_submit(request: Request, token: str) -> HTMLResponse:
     try:
         form = await read_form(request)
         email, _ = await run_in_threadpool(check_confirm_token, token)
-    except BadForm:
-        return notice(
-            request, "That didn't work", "We could not read the form. Please try again.", 400
-        )
+    except BadForm as exc:
+        return unreadable(request, exc)
     except InvalidToken as exc:
         return _bad_link(request, str(exc))
     problem = csrf_problem(request, form)

@@ -18,7 +18,7 @@ from newsletter.db import session_scope
 from newsletter.models import SubscriberStatus
 from newsletter.subscriptions.signup import subscriber_for_unsubscribe, unsubscribe_by_token
 from newsletter.subscriptions.tokens import InvalidToken, make_token
-from newsletter.web.formdata import BadForm, csrf_problem, read_form
+from newsletter.web.formdata import BadForm, FormTooLarge, csrf_problem, read_form
 from newsletter.web.templating import notice, render_page
 
 router = APIRouter()
@@ -90,6 +90,8 @@ async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
 async def unsubscribe_submit(request: Request, token: str) -> Response:
     try:
         form = await read_form(request)
+    except FormTooLarge:
+        return PlainTextResponse("the form is too large\n", status_code=413)
     except BadForm:
         return PlainTextResponse("could not read the form\n", status_code=400)
     if form.get("List-Unsubscribe") == "One-Click":

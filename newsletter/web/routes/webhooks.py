@@ -30,6 +30,7 @@ from newsletter.subscriptions.sns import (
     parse_message,
 )
 from newsletter.subscriptions.tokens import InvalidToken
+from newsletter.web.bodies import BodyTooLarge, json_problem, read_body
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -81,13 +82,22 @@ async def ses_webhook(request: Request, verifier: Verifier) -> JSONResponse:
             {"error": "SES events are not accepted: NEWSLETTER_SNS_TOPIC_ARN is not set"},
             status_code=503,
         )
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
+    try:
+        body = await read_body(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
         return JSONResponse({"error": "body too large"}, status_code=413)
+    # Deep nesting, NUL characters and lone surrogates are valid JSON that SNS never
+    # sends; refused here, before parsing recurses or a database refuses the text.
+    problem = json_problem(body)
+    if problem is not None:
+        return JSONResponse({"error": problem}, status_code=400)
     try:
         message = parse_message(body)
     except SnsMessageError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
+    problem = json_problem(message.message)
+    if problem is not None:
+        return JSONResponse({"error": f"Message: {problem}"}, status_code=400)
     header_type = request.headers.get("x-amz-sns-message-type")
     if header_type and header_type != message.type:
         return JSONResponse({"error": "message type header and body disagree"}, status_code=400)
