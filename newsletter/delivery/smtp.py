@@ -37,13 +37,17 @@ class SmtpSender:
         self.ssl_context = ssl_context or ssl.create_default_context()
 
     def send(self, email: OutgoingEmail) -> SendResult:
+        # An internationalised address travels only with SMTPUTF8 (RFC 6531).
+        options = [] if email.recipient.isascii() and email.raw.isascii() else ["SMTPUTF8"]
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as client:
                 if self.starttls:
                     client.starttls(context=self.ssl_context)
                 if self.user:
                     client.login(self.user, self.password or "")
-                client.sendmail(self.sender, [email.recipient], email.raw)
+                client.sendmail(self.sender, [email.recipient], email.raw, mail_options=options)
+        except smtplib.SMTPNotSupportedError as exc:
+            raise PermanentSendError(f"the relay cannot take this address: {exc}") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             if any(_is_quota(reply) for _, reply in exc.recipients.values()):
                 raise QuotaSendError(f"SMTP quota reached: {exc.recipients}") from exc

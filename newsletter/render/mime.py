@@ -37,17 +37,38 @@ ONE_CLICK = "List-Unsubscribe=One-Click"
 LIST_NAME = "Trending papers"
 
 
-def list_unsubscribe(https_url: str, mailto_url: str) -> str:
-    return f"<{https_url}>, <{mailto_url}>"
+class FoldedHeader(str):
+    """A header the standard library writes as given: folded by us, never RFC 2047-encoded.
+
+    The library's folding turns any word longer than a line into encoded-words, which
+    for List-Unsubscribe means `=?utf-8?q?=3Chttps...` that no mail client reads as a
+    link. This has the interface of the library's own header objects (a `name` and a
+    `fold`), so the message stores it as is.
+    """
+
+    name: str
+    parts: tuple[str, ...]
+
+    def __new__(cls, name: str, *parts: str) -> FoldedHeader:
+        header = super().__new__(cls, " ".join(parts))
+        header.name, header.parts = name, parts
+        return header
+
+    def fold(self, *, policy: policy.Policy) -> str:
+        return f"{self.name}: " + f"{policy.linesep} ".join(self.parts) + policy.linesep
 
 
 def build_message(
     rendered: RenderedEmail, to: str, links: SubscriberLinks, *, html: bool = True
 ) -> EmailMessage:
-    """Assemble a multipart/alternative message (text first, then HTML)."""
+    """Assemble a multipart/alternative message (text first, then HTML).
+
+    Headers come out as the digest's do: List-Unsubscribe folded after its comma, and an
+    internationalised address written in UTF-8 (it cannot be encoded; it needs SMTPUTF8).
+    """
     settings = get_settings()
     # The SMTP policy: as_bytes() gives CRLF line ends, as on the wire (and as digests do).
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=policy.SMTP if to.isascii() else policy.SMTPUTF8)
     message["From"] = settings.mail_from
     message["To"] = to
     message["Subject"] = rendered.subject
@@ -56,7 +77,9 @@ def build_message(
     if settings.reply_to:
         message["Reply-To"] = settings.reply_to
     message["List-Id"] = f"{LIST_NAME} <{settings.list_id}>"
-    message["List-Unsubscribe"] = list_unsubscribe(links.unsubscribe, links.unsubscribe_mailto)
+    message["List-Unsubscribe"] = FoldedHeader(
+        "List-Unsubscribe", f"<{links.unsubscribe}>,", f"<{links.unsubscribe_mailto}>"
+    )
     message["List-Unsubscribe-Post"] = ONE_CLICK
     message.set_content(rendered.text, charset="utf-8", cte="quoted-printable")
     if html:

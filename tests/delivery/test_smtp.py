@@ -165,3 +165,28 @@ def test_ses_smtp_daily_quota_answer_pauses_instead_of_retrying(smtp_server):
     inbox.reject_with = "454 Throttling failure: Daily message quota exceeded"
     with pytest.raises(QuotaSendError):
         sender(port, tls).send(outgoing())
+
+
+@pytest.mark.parametrize("relay_supports_it", [True, False])
+def test_an_internationalised_address_goes_out_with_smtputf8_or_is_refused_for_good(
+    relay_supports_it: bool,
+):
+    inbox, port = Inbox(), free_port()
+    controller = Controller(
+        inbox, hostname="localhost", port=port, enable_SMTPUTF8=relay_supports_it
+    )
+    controller.start()
+    try:
+        raw = RAW.replace(b"To: reader@example.org", "To: josé@exämple.org".encode())
+        email_out = OutgoingEmail(delivery_id=0, recipient="josé@exämple.org", raw=raw)
+        relay = SmtpSender("localhost", port, "digest@papers.example.com", timeout=10)
+        if not relay_supports_it:
+            with pytest.raises(PermanentSendError, match="cannot take this address"):
+                relay.send(email_out)
+            return
+        relay.send(email_out)
+    finally:
+        controller.stop()
+    [(_, rcpt, content)] = inbox.messages
+    assert rcpt == ["josé@exämple.org"]
+    assert "To: josé@exämple.org".encode() in content
