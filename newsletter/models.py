@@ -320,3 +320,43 @@ class ServiceState(Base):
     value: Mapped[str] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MailState(enum.StrEnum):
+    """Where one transactional email stands; `pending` -> `sending` is the claim."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # the address was blocked before the email went out
+    UNCERTAIN = "uncertain"  # the provider may have taken it: never sent again
+
+
+class TransactionalMail(Base):
+    """One confirmation, welcome, goodbye or change-of-address email, queued by a page.
+
+    The row is the email's idempotency key: the task that sends it claims the row with
+    a conditional update, so a task run twice (redelivered, retried) mails once.
+    """
+
+    __tablename__ = "transactional_mails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    # The address to mail: the subscriber's, or the new one a change of address names.
+    recipient: Mapped[str] = mapped_column(String(320))
+    # A confirm email's link applies this signup form's choices (a SignupRequest id;
+    # not a foreign key: the confirmation deletes the request, the email stays).
+    signup_request_id: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), default=MailState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    # Outgoing emails per window (the signup caps) count recent rows.
+    __table_args__ = (Index("ix_transactional_mails_created_at", "created_at"),)

@@ -25,6 +25,9 @@ class Queue(enum.StrEnum):
     SCHEDULE = "schedule"  # plan who is due, requeue lost work, expire stuck claims
     RANK = "rank"  # rank a chunk of readers against the edition and record the picks
     SEND = "send"  # render each picked delivery and hand it to the provider
+    # Confirmation, welcome, goodbye and change-of-address emails: workers of their own
+    # (Procfile `mail`), so a person waiting for a link never waits behind an edition.
+    TRANSACTIONAL = "transactional"
 
 
 # Every task, by the name it has on the wire, and the queue that runs it.
@@ -35,6 +38,7 @@ TASK_QUEUES: dict[str, Queue] = {
     "expire_leases": Queue.SCHEDULE,
     "rank_chunk": Queue.RANK,
     "send_chunk": Queue.SEND,
+    "send_transactional": Queue.TRANSACTIONAL,
 }
 # Task messages carry the full name of the Celery task that runs them.
 TASK_MODULE = "workers.tasks"

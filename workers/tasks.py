@@ -16,6 +16,7 @@ from newsletter.ingest.service import run_ingest
 from newsletter.queues import broker, task_name
 from newsletter.ranking.embed_job import embed_missing as embed_papers
 from newsletter.ranking.embedder import is_off
+from newsletter.subscriptions import mail
 from workers.app import app
 
 log = logging.getLogger(__name__)
@@ -95,3 +96,18 @@ def embed_missing() -> dict[str, Any]:
     if result["papers"] >= EMBED_TASK_PAPERS:
         broker().enqueue("embed_missing")
     return result
+
+
+@app.task(name=task_name("send_transactional"), bind=True, max_retries=None)
+def send_transactional(self: Any, mail_id: int) -> str:
+    """Send one confirmation, welcome, goodbye or change-of-address email (claimed once).
+
+    Retried while sending is paused or throttled; the email gives up after a day itself.
+    """
+    try:
+        outcome = mail.send_transactional(mail_id)
+    except chain.RETRYABLE_INFRA as exc:
+        raise self.retry(exc=exc, countdown=chain.backoff(self.request.retries)) from exc
+    if outcome in (mail.MailOutcome.PAUSED, mail.MailOutcome.RETRY):
+        raise self.retry(countdown=chain.backoff(self.request.retries))
+    return str(outcome)

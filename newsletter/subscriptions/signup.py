@@ -32,7 +32,7 @@ from newsletter.subscriptions.claims import (
     claim_unsubscribe,
     release_mail_slot,
 )
-from newsletter.subscriptions.mail import send_address_confirmation, send_transactional
+from newsletter.subscriptions.mail import queue_mail
 from newsletter.subscriptions.service import (
     AlreadySubscribed,
     Preferences,
@@ -92,7 +92,7 @@ def request_signup(
             return SignupResult(SignupOutcome.THROTTLED, subscriber.id)
         if to_send == "confirm":
             request_id = _store_request(session, subscriber.id, prefs, now)
-    if send_transactional(to_send, subscriber, signup_request=request_id) is None:
+    if not queue_mail(to_send, subscriber.id, signup_request=request_id):
         with session_scope() as session:
             release_mail_slot(session, subscriber.id, now)
         return SignupResult(SignupOutcome.MAIL_FAILED, subscriber.id)
@@ -217,7 +217,7 @@ def confirm(token: str, now: datetime | None = None) -> ConfirmResult:
                 Suppression.reason == SuppressionReason.UNSUBSCRIBE,
             )
         )
-    sent = send_transactional("welcome", subscriber) is not None
+    sent = queue_mail("welcome", subscriber.id)
     return ConfirmResult(ConfirmOutcome.CONFIRMED, subscriber.email, subscriber.id, sent)
 
 
@@ -296,7 +296,7 @@ def unsubscribe_by_token(token: str, now: datetime | None = None) -> Unsubscribe
         suppress(session, subscriber.email, SuppressionReason.UNSUBSCRIBE)
     # A pending address never confirmed it wanted mail: do not send it another.
     sent = previous == SubscriberStatus.ACTIVE
-    sent = sent and send_transactional("goodbye", subscriber) is not None
+    sent = sent and queue_mail("goodbye", subscriber.id)
     return UnsubscribeResult(shown, True, sent)
 
 
@@ -322,10 +322,9 @@ def request_email_change(
         if not claim_mail_slot(session, subscriber.id, now):
             return SignupOutcome.THROTTLED
         unavailable = _address_unavailable(session, address)
-        token = make_token("email", subscriber.id, subscriber.token_generation, address)
     if unavailable:
         return SignupOutcome.BLOCKED
-    if send_address_confirmation(subscriber, address, token) is None:
+    if not queue_mail("change-email", subscriber.id, address=address):
         with session_scope() as session:
             release_mail_slot(session, subscriber.id, now)
         return SignupOutcome.MAIL_FAILED

@@ -110,6 +110,17 @@ def test_worker_becomes_ready_on_all_queues(worker_env, tmp_path):
         stop(process)
 
 
+def test_the_mail_worker_serves_only_the_transactional_queue(worker_env, tmp_path):
+    log = tmp_path / "mail.log"
+    process = start("mail", worker_env, log)
+    try:
+        wait_until(lambda: b" ready." in log.read_bytes(), process, log)
+        text = log.read_text()
+        assert ".> transactional" in text and ".> send" not in text
+    finally:
+        stop(process)
+
+
 def test_beat_starts_with_the_schedule_and_keeps_running(worker_env, tmp_path):
     log = tmp_path / "beat.log"
     env = {**worker_env, "NEWSLETTER_BEAT_SCHEDULE": str(tmp_path / "beat-schedule")}
