@@ -360,3 +360,18 @@ class TransactionalMail(Base):
 
     # Outgoing emails per window (the signup caps) count recent rows.
     __table_args__ = (Index("ix_transactional_mails_created_at", "created_at"),)
+
+
+class RateCounter(Base):
+    """Hits of one key in one fixed window (the signup caps on the embedded default).
+
+    With Redis configured the counters live there instead; rows are deleted once their
+    window has ended.
+    """
+
+    __tablename__ = "rate_counters"
+
+    # "<cap>:<keyed hash of the client or mailbox>:<window number>": no address stored.
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    window_ends: Mapped[datetime] = mapped_column(index=True)

@@ -97,3 +97,21 @@ def check_description(value: str) -> str:
     if len(value) > MAX_DESCRIPTION_LENGTH:
         raise InvalidInput(f"description too long (over {MAX_DESCRIPTION_LENGTH} characters)")
     return value
+
+
+# Providers that ignore dots in the local part (ada.l@gmail.com is adal@gmail.com).
+_DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def mailbox_key(address: str) -> str:
+    """The mailbox an address delivers to, for counting: tags and Gmail's dots dropped.
+
+    `ada+news@x.org` and `ada+1@x.org` reach the same inbox, so a cap per mailbox counts
+    them once. Only for counting: the subscription keeps the address as typed.
+    """
+    local, _, domain = address.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    domain = _DOTLESS_DOMAINS.get(domain, domain)
+    if domain == "gmail.com":
+        local = local.replace(".", "")
+    return f"{local}@{domain}"

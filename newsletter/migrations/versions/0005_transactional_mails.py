@@ -1,4 +1,4 @@
-"""transactional mails: one row per queued confirmation, welcome, goodbye, change of address
+"""transactional mails (one row per queued email) and rate counters (signup caps)
 
 Revision ID: 0005
 Revises: 0004
@@ -35,8 +35,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_transactional_mails_created_at", "transactional_mails", ["created_at"])
+    op.create_table(
+        "rate_counters",
+        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("hits", sa.Integer(), nullable=False),
+        sa.Column("window_ends", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    op.create_index("ix_rate_counters_window_ends", "rate_counters", ["window_ends"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_rate_counters_window_ends", table_name="rate_counters")
+    op.drop_table("rate_counters")
     op.drop_index("ix_transactional_mails_created_at", table_name="transactional_mails")
     op.drop_table("transactional_mails")

@@ -32,6 +32,7 @@ from newsletter.web.forms import (
     values_from_preferences,
 )
 from newsletter.web.templating import notice, render_page
+from newsletter.web.throttle import check_mail_caps, too_many
 
 router = APIRouter()
 
@@ -214,6 +215,9 @@ async def email_change_submit(request: Request, token: str) -> Response:
     if problem:
         errors = {"form": problem}
         return page(request, token, data, errors=errors, new_email=new_email, status_code=400)
+    refusal = await run_in_threadpool(check_mail_caps, request, new_email)
+    if refusal is not None:
+        return too_many(request, refusal)
     try:
         outcome = await run_in_threadpool(request_email_change, token, new_email)
     except InvalidToken as exc:

@@ -24,6 +24,7 @@ from newsletter.web.forms import (
     timezones,
 )
 from newsletter.web.templating import notice, render_page
+from newsletter.web.throttle import check_mail_caps, too_many
 
 router = APIRouter()
 
@@ -75,6 +76,9 @@ async def signup_submit(request: Request) -> Response:
     if not result.ok:
         return signup_page(request, result.values, result.errors, status_code=400)
     assert result.email is not None and result.preferences is not None
+    refusal = await run_in_threadpool(check_mail_caps, request, result.email)
+    if refusal is not None:
+        return too_many(request, refusal)
     outcome = await run_in_threadpool(request_signup, result.email, result.preferences)
     if outcome.outcome == SignupOutcome.MAIL_FAILED:
         return notice(
