@@ -118,7 +118,16 @@ def test_an_oversized_webhook_body_is_a_413(sns_client: TestClient):
 
 
 @pytest.mark.parametrize(
-    "case", ["nul-in-message-id", "surrogate-in-message-id", "nul-in-ses-id", "nested-message"]
+    "case",
+    [
+        "nul-in-message-id",
+        "surrogate-in-message-id",
+        "nul-in-ses-id",
+        "nested-message",
+        "long-message-id",
+        "long-ses-id",
+        "long-recipient",
+    ],
 )
 def test_a_signed_message_that_cannot_be_stored_is_a_400(
     db_url: str, sns_client: TestClient, case: str
@@ -131,6 +140,12 @@ def test_a_signed_message_that_cannot_be_stored_is_a_400(
         overrides["message_id"] = "sns-surrogate-1"  # unsignable: swapped in below
     elif case == "nul-in-ses-id":
         event["mail"]["messageId"] = "ses-\x00"
+    elif case == "long-message-id":
+        overrides["message_id"] = "x" * 300
+    elif case == "long-ses-id":
+        event["mail"]["messageId"] = "x" * 300
+    elif case == "long-recipient":
+        event["bounce"]["bouncedRecipients"][0]["emailAddress"] = "x" * 400 + "@example.org"
     message: Any = event
     if case == "nested-message":
         message = "[" * 50_000 + "]" * 50_000

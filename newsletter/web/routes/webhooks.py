@@ -10,8 +10,9 @@ or SubscribeURL could not be visited (SNS retries 5xx answers).
 from __future__ import annotations
 
 import functools
+import json
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -72,6 +73,35 @@ def record(message_id: str, message: str) -> str:
     return "unsubscribed"
 
 
+# Columns the ids and addresses of an event are stored in (SNS and SES ids are short).
+_ID_LIMIT = 255
+_ADDRESS_LIMIT = 320
+_RECIPIENT_LISTS = {"bouncedRecipients", "complainedRecipients", "delayedRecipients"}
+_RECIPIENT_LISTS |= {"recipients", "destination"}
+
+
+def oversized_ids(message_id: str, message: str) -> str | None:
+    """Say which id or address is longer than any real one (and than its column)."""
+    if len(message_id) > _ID_LIMIT:
+        return "MessageId is too long"
+    try:
+        pending: list[tuple[str, Any]] = [("", json.loads(message))]
+    except ValueError:
+        return None  # not JSON: stored as text (json_problem refused deep nesting)
+    while pending:
+        key, value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.items())
+        elif isinstance(value, list):
+            pending.extend((key, item) for item in value)
+        elif isinstance(value, str):
+            if key == "messageId" and len(value) > _ID_LIMIT:
+                return "messageId is too long"
+            if (key == "emailAddress" or key in _RECIPIENT_LISTS) and len(value) > _ADDRESS_LIMIT:
+                return "a recipient address is too long"
+    return None
+
+
 Verifier = Annotated[SnsVerifier | None, Depends(get_sns_verifier)]
 
 
@@ -95,7 +125,7 @@ async def ses_webhook(request: Request, verifier: Verifier) -> JSONResponse:
         message = parse_message(body)
     except SnsMessageError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    problem = json_problem(message.message)
+    problem = json_problem(message.message) or oversized_ids(message.message_id, message.message)
     if problem is not None:
         return JSONResponse({"error": f"Message: {problem}"}, status_code=400)
     header_type = request.headers.get("x-amz-sns-message-type")
