@@ -57,8 +57,7 @@ log = logging.getLogger(__name__)
 KINDS = ("confirm", "welcome", "goodbye", "change-email")
 # How long a send waits for the shared rate limiter before the task retries later.
 LIMITER_WAIT = 30.0
-# A confirmation that could not go out for this long (sending paused) is dropped: the
-# person has long since asked again or given up.
+# An email that could not go out for this long (sending paused) is dropped.
 GIVE_UP_AFTER = timedelta(hours=24)
 _BLOCKED_REASONS = (SuppressionReason.BOUNCE, SuppressionReason.COMPLAINT, SuppressionReason.MANUAL)
 
@@ -154,6 +153,13 @@ def send_transactional(mail_id: int, *, will_retry: bool = True) -> MailOutcome:
     so the page can say the email did not go out.
     """
     with session_scope() as session:
+        mail = session.get(TransactionalMail, mail_id)
+        if mail is None or mail.state != MailState.PENDING:
+            return MailOutcome.NOT_CLAIMED
+        if utcnow() - as_utc(mail.created_at) > GIVE_UP_AFTER:
+            # Waited a day (sending paused): the person has asked again or given up.
+            mail.state, mail.last_error = MailState.FAILED, "too old to send"
+            return MailOutcome.FAILED
         paused = breaker.is_open(session)
     if paused:
         return _not_now(mail_id, MailOutcome.PAUSED, "sending is paused", will_retry)
@@ -209,9 +215,6 @@ def _claim_and_compose(mail_id: int) -> OutgoingEmail | MailOutcome:
             return MailOutcome.NOT_CLAIMED
         mail = session.get_one(TransactionalMail, mail_id)
         subscriber = session.get_one(Subscriber, mail.subscriber_id)
-        if now - as_utc(mail.created_at) > GIVE_UP_AFTER:
-            mail.state, mail.last_error = MailState.FAILED, "too old to send"
-            return MailOutcome.FAILED
         if _blocked(session, mail.recipient, subscriber):
             # A bounce or complaint arrived while the email waited in the queue.
             mail.state = MailState.SKIPPED

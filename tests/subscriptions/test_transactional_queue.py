@@ -4,10 +4,13 @@ like digests, and still sent in-process on the embedded default."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -17,6 +20,7 @@ from newsletter.models import MailState, TransactionalMail
 from newsletter.subscriptions.mail import MailOutcome, queue_mail, send_transactional
 from newsletter.subscriptions.service import Preferences
 from newsletter.subscriptions.signup import SignupOutcome, request_signup
+from newsletter.timeutil import utcnow
 from newsletter.web.app import create_app
 from tests.subscriptions.factories import make_subscriber, outbox_messages
 from tests.web.conftest import SIGNUP, csrf_of
@@ -113,3 +117,27 @@ def test_an_address_suppressed_while_the_email_waited_is_not_mailed(
     [(mail_id, *_)] = mails()
     assert send_transactional(mail_id) == MailOutcome.SKIPPED
     assert outbox_messages(isolated_settings) == []
+
+
+def test_an_email_that_waited_a_day_is_dropped(redis_url: str, isolated_settings: Path):
+    subscriber = make_subscriber()
+    assert queue_mail("confirm", subscriber.id)
+    [(mail_id, *_)] = mails()
+    with time_machine.travel(utcnow() + timedelta(hours=25)):
+        assert send_transactional(mail_id) == MailOutcome.FAILED
+    assert outbox_messages(isolated_settings) == []
+
+
+@pytest.mark.integration
+def test_a_worker_on_the_transactional_queue_sends_what_a_page_queued(
+    pg_url: str, redis_url: str, start_worker: Any, isolated_settings: Path
+):
+    start_worker(queues="transactional", concurrency=1)
+    subscriber = make_subscriber()
+    assert queue_mail("welcome", subscriber.id)
+    deadline = time.monotonic() + 60
+    while not outbox_messages(isolated_settings) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [message] = outbox_messages(isolated_settings)
+    assert message["Subject"] == "Welcome to your trending-papers digest"
+    assert [state for _, _, state, _ in mails()] == [MailState.SENT]
