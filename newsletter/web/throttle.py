@@ -9,7 +9,6 @@ default. Keys hold a keyed hash, never an address.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import ipaddress
@@ -26,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from newsletter.config import Settings, get_settings
 from newsletter.db import session_scope
 from newsletter.models import RateCounter
+from newsletter.services import current
 from newsletter.subscriptions.validation import mailbox_key
 from newsletter.timeutil import utcnow
 from newsletter.web.templating import notice
@@ -98,18 +98,18 @@ def _hit(settings: Settings, key: str, window: float) -> tuple[int, int]:
     retry_after = max(1, math.ceil(ends - now.timestamp()))
     windowed = f"{key}:{number}"
     if settings.redis_url:
-        return _hit_redis(settings.redis_url, windowed, retry_after), retry_after
+        return _hit_redis(windowed, retry_after), retry_after
     return _hit_database(windowed, datetime.fromtimestamp(ends, now.tzinfo)), retry_after
 
 
-@functools.cache
-def _redis(url: str) -> redis.Redis:
-    # One client (and connection pool) per URL for the life of the process.
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+def _redis_client(settings: Settings) -> redis.Redis:
+    assert settings.redis_url is not None
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
 
 
-def _hit_redis(url: str, key: str, ttl: int) -> int:
-    pipe = _redis(url).pipeline()
+def _hit_redis(key: str, ttl: int) -> int:
+    client = current().resource("signup-caps-redis", _redis_client, lambda c: c.close())
+    pipe = client.pipeline()
     pipe.incr(REDIS_PREFIX + key)
     pipe.expire(REDIS_PREFIX + key, ttl + 1)
     hits, _ = pipe.execute()

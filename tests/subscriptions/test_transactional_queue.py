@@ -14,6 +14,7 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from newsletter import services
 from newsletter.db import session_scope
 from newsletter.delivery import breaker
 from newsletter.models import MailState, TransactionalMail
@@ -93,9 +94,8 @@ def test_transactional_mail_takes_tokens_from_the_shared_rate_limiter(
     monkeypatch: pytest.MonkeyPatch, isolated_settings: Path
 ):
     monkeypatch.setenv("NEWSLETTER_SEND_RATE", "4")
-    from newsletter.config import get_settings
 
-    get_settings.cache_clear()
+    services.reset()
     subscriber = make_subscriber()
     started = time.monotonic()
     for _ in range(5):

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from starlette.requests import Request
 
+from newsletter import services
 from newsletter.db import session_scope
 from newsletter.models import EmailEvent
 from newsletter.subscriptions.tokens import make_token
@@ -87,9 +88,8 @@ def test_every_oversized_form_gets_a_413(client: TestClient, path: str):
 @pytest.fixture
 def sns_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("NEWSLETTER_SNS_TOPIC_ARN", TOPIC)
-    from newsletter.config import get_settings
 
-    get_settings.cache_clear()
+    services.reset()
     app = create_app()
     verifier = FakeAws().verifier()
     app.dependency_overrides[get_sns_verifier] = lambda: verifier

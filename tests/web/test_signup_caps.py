@@ -9,7 +9,7 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from newsletter.config import get_settings
+from newsletter import services
 from newsletter.db import session_scope
 from newsletter.models import TransactionalMail
 from newsletter.subscriptions.tokens import make_token
@@ -68,7 +68,7 @@ def test_plus_addresses_and_gmail_dots_of_one_mailbox_count_as_one(
     monkeypatch: pytest.MonkeyPatch, client: TestClient
 ):
     monkeypatch.setenv("NEWSLETTER_TRUSTED_PROXIES", "1")
-    get_settings.cache_clear()
+    services.reset()
     # Each from a different client, so only the mailbox cap (3) can stop them.
     for n, address in enumerate(["ada+a@example.org", "ada+b@example.org", "ADA@example.org"]):
         assert post_signups(client, [address], **{"X-Forwarded-For": f"192.0.2.{n}"}) == [303]
@@ -83,7 +83,7 @@ def test_the_global_cap_stops_a_flood_spread_over_many_clients(
 ):
     monkeypatch.setenv("NEWSLETTER_TRUSTED_PROXIES", "1")
     monkeypatch.setenv("NEWSLETTER_SIGNUP_LIMIT_GLOBAL", "4")
-    get_settings.cache_clear()
+    services.reset()
     statuses = [
         post_signups(client, [f"p{n}@example.org"], **{"X-Forwarded-For": f"203.0.113.{n}"})[0]
         for n in range(6)
@@ -103,7 +103,7 @@ def test_only_the_hop_our_proxy_added_is_believed(
     monkeypatch: pytest.MonkeyPatch, client: TestClient
 ):
     monkeypatch.setenv("NEWSLETTER_TRUSTED_PROXIES", "1")
-    get_settings.cache_clear()
+    services.reset()
     # The client forges the left part; our proxy appends the real address on the right.
     statuses = [
         post_signups(
