@@ -34,7 +34,7 @@ from tests.web.conftest import SIGNUP, csrf_of
 
 # Few examples per route, many routes, two databases: the whole file stays under a minute.
 FAST = settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
