@@ -39,6 +39,7 @@ TASK_QUEUES: dict[str, Queue] = {
     "rank_chunk": Queue.RANK,
     "send_chunk": Queue.SEND,
     "send_transactional": Queue.TRANSACTIONAL,
+    "requeue_mail": Queue.SCHEDULE,
 }
 # Task messages carry the full name of the Celery task that runs them.
 TASK_MODULE = "workers.tasks"

@@ -73,6 +73,13 @@ def make_app() -> Celery:
                 "options": {"expires": settings.plan_interval_seconds},
             },
             "expire-leases": {"task": task_name("expire_leases"), "schedule": 60.0},
+            # Confirmation and welcome emails whose task messages were lost go out late,
+            # never not at all (and never twice: each row is claimed once).
+            "requeue-mail": {
+                "task": task_name("requeue_mail"),
+                "schedule": settings.plan_interval_seconds,
+                "options": {"expires": settings.plan_interval_seconds},
+            },
             # Readers' new keywords get their vectors within the interval; until then
             # they rank by tf-idf alone. Only when embeddings are on.
             **(

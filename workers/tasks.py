@@ -16,7 +16,7 @@ from newsletter.ingest.service import run_ingest
 from newsletter.queues import broker, task_name
 from newsletter.ranking.embed_job import embed_missing as embed_papers
 from newsletter.ranking.embedder import is_off
-from newsletter.subscriptions import mail
+from newsletter.subscriptions import mail, mail_sweep
 from workers.app import app
 
 log = logging.getLogger(__name__)
@@ -111,3 +111,12 @@ def send_transactional(self: Any, mail_id: int) -> str:
     if outcome in (mail.MailOutcome.PAUSED, mail.MailOutcome.RETRY):
         raise self.retry(countdown=chain.backoff(self.request.retries))
     return str(outcome)
+
+
+@app.task(name=task_name("requeue_mail"), autoretry_for=chain.RETRYABLE_INFRA, max_retries=3)
+def requeue_mail() -> int:
+    """Queue again the transactional emails whose task messages were lost."""
+    ids = mail_sweep.sweep()
+    for mail_id in ids:
+        broker().enqueue("send_transactional", mail_id)
+    return len(ids)

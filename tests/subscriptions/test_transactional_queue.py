@@ -141,3 +141,47 @@ def test_a_worker_on_the_transactional_queue_sends_what_a_page_queued(
     [message] = outbox_messages(isolated_settings)
     assert message["Subject"] == "Welcome to your trending-papers digest"
     assert [state for _, _, state, _ in mails()] == [MailState.SENT]
+
+
+def test_an_email_whose_task_was_lost_is_queued_again_and_still_sent_once(
+    redis_url: str, isolated_settings: Path
+):
+    from newsletter.subscriptions.mail_sweep import sweep
+    from workers.tasks import requeue_mail
+
+    subscriber = make_subscriber()
+    assert queue_mail("welcome", subscriber.id)
+    [(mail_id, *_)] = mails()
+    broker = redis.Redis.from_url(redis_url)
+    broker.delete("transactional")  # Redis restarted without persistence: the task is gone
+    assert sweep() == []  # not yet: a pending row may still be on its way
+    with time_machine.travel(utcnow() + timedelta(minutes=11), tick=False):
+        assert requeue_mail() == 1
+    assert broker.llen("transactional") == 1
+    assert send_transactional(mail_id) == MailOutcome.SENT
+    with time_machine.travel(utcnow() + timedelta(minutes=11), tick=False):
+        assert sweep() == []
+    assert len(outbox_messages(isolated_settings)) == 1
+
+
+def test_an_email_claimed_by_a_worker_that_died_becomes_uncertain_and_is_not_resent(
+    redis_url: str, isolated_settings: Path
+):
+    from sqlalchemy import update
+
+    from newsletter.subscriptions.mail_sweep import sweep
+
+    subscriber = make_subscriber()
+    assert queue_mail("welcome", subscriber.id)
+    [(mail_id, *_)] = mails()
+    with session_scope() as session:  # the claim committed, then the worker was killed
+        session.execute(
+            update(TransactionalMail)
+            .where(TransactionalMail.id == mail_id)
+            .values(state=MailState.SENDING)
+        )
+    with time_machine.travel(utcnow() + timedelta(minutes=11), tick=False):
+        assert sweep() == []
+    assert mails()[0][2] == MailState.UNCERTAIN
+    assert send_transactional(mail_id) == MailOutcome.NOT_CLAIMED
+    assert outbox_messages(isolated_settings) == []
