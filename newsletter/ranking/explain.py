@@ -17,6 +17,8 @@ from scipy import sparse
 
 from newsletter.ranking.model import EditionModel
 from newsletter.ranking.profile import Pick, Profile
+from newsletter.ranking.signals.boosts import Asked
+from newsletter.ranking.signals.relevance import Relevance
 
 # Signals are scaled so the reader's best candidate is 1; below these fractions of the
 # best, a similarity is too weak to be worth naming.
@@ -40,6 +42,41 @@ class PickSignals:
     liked: np.ndarray
     model: np.ndarray
     has_model: np.ndarray  # (readers,)
+
+
+def pick_signals(
+    chosen: np.ndarray,
+    score: np.ndarray,
+    relevance: Relevance,
+    learned: np.ndarray,
+    has_model: np.ndarray,
+    asked: Asked,
+) -> PickSignals:
+    """Gather every signal at each reader's picks (`chosen`, -1 padded) in one go.
+
+    Relevance signals are put on the reader's scale (best candidate 1), as they were
+    averaged; `learned` (the feedback models' scores) is on [0, 1] already.
+    """
+    readers = np.arange(len(chosen))
+    cols = np.where(chosen >= 0, chosen, 0)
+    rows = readers[:, None]
+    model_pick = np.zeros(cols.shape, dtype=np.float32)
+    if has_model.any():
+        model_pick[has_model] = np.take_along_axis(learned[has_model], cols[has_model], axis=1)
+    text_top, papers_top = relevance.text_top, relevance.papers_top
+    return PickSignals(
+        cols=chosen,
+        score=score[rows, cols],
+        keyword_slots=asked.keyword_slots,
+        category_cells=asked.category_cells,
+        found=asked.found,
+        text=relevance.text[rows, cols] / np.where(text_top > 0, text_top, 1.0)[:, None],
+        has_text=text_top > 0,
+        seed=relevance.seeds.at(cols) / np.where(papers_top > 0, papers_top, 1)[:, None],
+        liked=relevance.liked.at(cols) / np.where(papers_top > 0, papers_top, 1)[:, None],
+        model=model_pick,
+        has_model=has_model,
+    )
 
 
 def _keyword_hits(s: PickSignals) -> np.ndarray:

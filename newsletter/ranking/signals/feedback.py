@@ -1,0 +1,103 @@
+"""Feedback: a per-reader logistic regression over tf-idf, once a reader has taught one.
+
+Liked and clicked papers are the positives; hidden papers, and papers sent to a reader
+who clicks but never clicked, the negatives (the latter weakly). The models are fitted
+for many readers at once by newsletter.ranking.feedback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from newsletter.ranking.feedback import balanced_weights, decision, fit_dual
+from newsletter.ranking.model import EditionModel
+from newsletter.ranking.profile import Profile
+from newsletter.ranking.signals.references import MAX_NEGATIVES, Refs
+from newsletter.ranking.weights import RankWeights
+
+# Feedback models are trained in sub-batches to bound the (batch, n, papers) kernel.
+FEEDBACK_BATCH = 128
+MAX_POSITIVES = 32
+IMPLICIT_NEGATIVE_STRENGTH = 0.3
+CLICK_STRENGTH = 0.5
+
+
+def learned(
+    model: EditionModel, profiles: Sequence[Profile], refs: Refs, w: RankWeights
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each reader's model's scores (readers x papers, on [0, 1]) and who has one.
+
+    Only readers with at least `w.min_feedback` labelled papers, two on each side, get a
+    model; the others' rows are 0.
+    """
+    scores = np.zeros((len(profiles), len(model)), dtype=np.float32)
+    has_model = np.zeros(len(profiles), dtype=bool)
+    examples = _examples(profiles, w)
+    for start in range(0, len(examples), FEEDBACK_BATCH):
+        batch = examples[start : start + FEEDBACK_BATCH]
+        rows = np.array([reader for reader, _ in batch], dtype=np.int64)
+        scores[rows] = _fit_batch(refs, [items for _, items in batch])
+        has_model[rows] = True
+    return scores, has_model
+
+
+def _examples(
+    profiles: Sequence[Profile], w: RankWeights
+) -> list[tuple[int, list[tuple[str, int, float]]]]:
+    """Return (reader, [(arXiv id, label, strength)]) for readers with enough feedback."""
+    examples: list[tuple[int, list[tuple[str, int, float]]]] = []
+    for reader, profile in enumerate(profiles):
+        if len(profile.liked) + len(profile.clicked) < 2:
+            continue  # the common case, decided before building any lists
+        positives = [(a, 1, 1.0) for a in profile.liked] + [
+            (a, 1, CLICK_STRENGTH) for a in profile.clicked if a not in profile.liked
+        ]
+        positive_ids = {a for a, _, _ in positives}
+        explicit = [(a, 0, 1.0) for a in profile.hidden if a not in positive_ids]
+        # Sent but never clicked: a weak "not for me", only from readers who do click.
+        implicit = []
+        if profile.clicked:
+            skip = positive_ids | set(profile.hidden)
+            implicit = [
+                (a, 0, IMPLICIT_NEGATIVE_STRENGTH)
+                for a in profile.already_sent[-MAX_NEGATIVES:]
+                if a not in skip
+            ]
+        negatives = (explicit[-MAX_NEGATIVES:] + implicit)[:MAX_NEGATIVES]
+        positives = positives[-MAX_POSITIVES:]
+        enough = len(positives) + len(negatives) >= w.min_feedback
+        if len(positives) >= 2 and len(negatives) >= 2 and enough:
+            examples.append((reader, positives + negatives))
+    return examples
+
+
+def _fit_batch(refs: Refs, batch: list[list[tuple[str, int, float]]]) -> np.ndarray:
+    """Fit one model per reader of the batch; return their scores scaled to [0, 1]."""
+    width = max(len(items) for items in batch)
+    index = np.zeros((len(batch), width), dtype=np.int64)
+    labels = np.zeros((len(batch), width), dtype=np.float64)
+    strength = np.zeros((len(batch), width), dtype=np.float64)
+    for b, items in enumerate(batch):
+        for i, (arxiv_id, label, weight) in enumerate(items):
+            index[b, i] = refs.position[arxiv_id]
+            labels[b, i] = label
+            strength[b, i] = weight
+    # Only each reader's own block of similarities is needed: one small product per
+    # reader is much cheaper than the Gram matrix of the whole batch's papers.
+    # Each block is a dense product over just the terms its papers use: a sparse
+    # product would first transpose over the whole (bigram) vocabulary.
+    gram = np.zeros((len(batch), width, width), dtype=np.float32)
+    for b, items in enumerate(batch):
+        own = refs.vectors[index[b, : len(items)]]
+        terms, column = np.unique(own.indices, return_inverse=True)
+        dense = np.zeros((len(items), len(terms)), dtype=np.float32)
+        dense[np.repeat(np.arange(len(items)), np.diff(own.indptr)), column] = own.data
+        gram[b, : len(items), : len(items)] = dense @ dense.T
+    gram *= (strength > 0)[:, :, None]
+    alpha, bias = fit_dual(gram, labels, balanced_weights(labels, strength))
+    values = decision(alpha, bias, refs.to_candidates[index])
+    low = values.min(axis=1, keepdims=True)
+    high = values.max(axis=1, keepdims=True)
+    return (values - low) / np.where(high > low, high - low, 1.0)

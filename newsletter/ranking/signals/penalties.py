@@ -1,0 +1,68 @@
+"""Penalties: what a reader must not get, or should get less of.
+
+Excluded outright: papers the reader already received, hid, liked, clicked or gave as
+seeds, and papers with a negative keyword in the title. Demoted: papers close to one
+the reader hid, and papers with a negative keyword only in the abstract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import chain
+
+import numpy as np
+from scipy import sparse
+
+from newsletter.ranking.model import EditionModel
+from newsletter.ranking.profile import Profile
+from newsletter.ranking.signals import incidence
+from newsletter.ranking.signals.references import Refs, group_max
+
+
+def excluded(model: EditionModel, profiles: Sequence[Profile]) -> sparse.coo_array:
+    """Return (readers x papers) True where the reader already has or knows the paper."""
+    rows: list[int] = []
+    cols: list[int] = []
+    index = model.index
+    for reader, profile in enumerate(profiles):
+        for arxiv_id in chain(
+            profile.already_sent, profile.hidden, profile.seed_papers, profile.liked,
+            profile.clicked,
+        ):  # fmt: skip
+            col = index.get(arxiv_id)
+            if col is not None:
+                rows.append(reader)
+                cols.append(col)
+    shape = (len(profiles), len(model))
+    cells = (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))
+    return sparse.coo_array((np.ones(len(rows), dtype=bool), cells), shape=shape)
+
+
+def hidden(refs: Refs, profiles: Sequence[Profile]) -> np.ndarray:
+    """Return (readers x papers) the best cosine to any paper the reader hid, else 0."""
+    groups = [[(a, 1.0) for a in p.hidden] for p in profiles]
+    return group_max(refs.anchor_table, refs.position, groups).dense()
+
+
+def negative_keywords(
+    model: EditionModel, profiles: Sequence[Profile]
+) -> tuple[sparse.coo_array, sparse.coo_array]:
+    """Return (readers x papers) 1 where a negative keyword is in the paper, and in its title.
+
+    A negative keyword in the title: never show the paper. Only in the abstract: demote.
+    """
+    phrase_ids: dict[str, int] = {}
+    cells: tuple[list[int], list[int]] = ([], [])
+    for reader, profile in enumerate(profiles):
+        for keyword in profile.negative_keywords:
+            cells[0].append(reader)
+            cells[1].append(phrase_ids.setdefault(model.phrase_key(keyword), len(phrase_ids)))
+    phrases = list(phrase_ids)
+    negatives = incidence(cells, len(profiles), len(phrases))
+    shape = (len(profiles), len(model))
+    out = []
+    for index in (model.phrases, model.title_phrases):
+        found = (negatives @ index.matrix(phrases)).tocoo()
+        ones = np.ones(found.nnz, dtype=np.float32)
+        out.append(sparse.coo_array((ones, (found.row, found.col)), shape=shape))
+    return out[0], out[1]
