@@ -155,7 +155,7 @@ def rank_chunk(
     score += boosts.phrases(asked, relevant.text, relevant.text_top, w)
     score += w.category * boosts.categories(model, asked)
     score -= w.hidden_penalty * penalties.hidden(refs, profiles)
-    in_paper, in_title = penalties.negative_keywords(model, profiles)
+    in_paper, in_title = penalties.negative_keywords(asked)
     score -= w.negative_penalty * in_paper
     score[excluded.coords] = -np.inf
     score[in_title.coords] = -np.inf

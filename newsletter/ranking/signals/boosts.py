@@ -21,10 +21,15 @@ from newsletter.ranking.weights import RankWeights
 
 @dataclass
 class Asked:
-    """What a chunk's readers asked for by name: keyword phrases and categories."""
+    """What a chunk's readers asked for by name: keyword phrases and categories.
+
+    Keywords and negative keywords share one list of distinct phrases, each looked up
+    in the papers once.
+    """
 
     keyword_slots: list[list[tuple[str, int]]]  # per reader: (keyword as typed, phrase id)
     keywords: sparse.csr_matrix  # (readers x phrases) 0/1
+    negative_keywords: sparse.csr_matrix  # (readers x phrases) 0/1
     found: sparse.csr_matrix  # (phrases x papers) phrase in the title or abstract
     in_title: sparse.csr_matrix  # (phrases x papers) phrase in the title
     category_cells: tuple[list[int], list[int]]  # (reader, category column)
@@ -34,6 +39,7 @@ def asked(model: EditionModel, profiles: Sequence[Profile]) -> Asked:
     """Look up the chunk's keyword phrases (each distinct one once) and categories."""
     phrase_ids: dict[str, int] = {}
     keyword_cells: tuple[list[int], list[int]] = ([], [])
+    negative_cells: tuple[list[int], list[int]] = ([], [])
     slots: list[list[tuple[str, int]]] = []
     category_cells: tuple[list[int], list[int]] = ([], [])
     categories = model.category_index
@@ -45,6 +51,11 @@ def asked(model: EditionModel, profiles: Sequence[Profile]) -> Asked:
             keyword_cells[1].append(pid)
             own.append((keyword, pid))
         slots.append(own)
+        for keyword in profile.negative_keywords:
+            negative_cells[0].append(reader)
+            negative_cells[1].append(
+                phrase_ids.setdefault(model.phrase_key(keyword), len(phrase_ids))
+            )
         for name in profile.categories:
             col = categories.get(name)
             if col is not None:
@@ -54,6 +65,7 @@ def asked(model: EditionModel, profiles: Sequence[Profile]) -> Asked:
     return Asked(
         keyword_slots=slots,
         keywords=incidence(keyword_cells, len(profiles), len(phrases)),
+        negative_keywords=incidence(negative_cells, len(profiles), len(phrases)),
         found=model.phrases.matrix(phrases),
         in_title=model.title_phrases.matrix(phrases),
         category_cells=category_cells,
@@ -111,4 +123,5 @@ def categories(model: EditionModel, asked: Asked) -> np.ndarray:
     if not asked.category_cells[0]:
         return np.zeros((n_readers, len(model)), dtype=np.float32)
     wanted = incidence(asked.category_cells, n_readers, model.category_matrix.shape[1])
-    return (np.asarray(wanted @ model.category_dense) > 0).astype(np.float32)
+    shared = np.asarray(wanted @ model.category_dense)  # how many: whole numbers
+    return np.minimum(shared, np.float32(1), out=shared)

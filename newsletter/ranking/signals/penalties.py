@@ -15,7 +15,7 @@ from scipy import sparse
 
 from newsletter.ranking.model import EditionModel
 from newsletter.ranking.profile import Profile
-from newsletter.ranking.signals import incidence
+from newsletter.ranking.signals.boosts import Asked
 from newsletter.ranking.signals.references import Refs, group_max
 
 
@@ -44,25 +44,15 @@ def hidden(refs: Refs, profiles: Sequence[Profile]) -> np.ndarray:
     return group_max(refs.anchor_table, refs.position, groups).dense()
 
 
-def negative_keywords(
-    model: EditionModel, profiles: Sequence[Profile]
-) -> tuple[sparse.coo_array, sparse.coo_array]:
+def negative_keywords(asked: Asked) -> tuple[sparse.coo_array, sparse.coo_array]:
     """Return (readers x papers) 1 where a negative keyword is in the paper, and in its title.
 
     A negative keyword in the title: never show the paper. Only in the abstract: demote.
     """
-    phrase_ids: dict[str, int] = {}
-    cells: tuple[list[int], list[int]] = ([], [])
-    for reader, profile in enumerate(profiles):
-        for keyword in profile.negative_keywords:
-            cells[0].append(reader)
-            cells[1].append(phrase_ids.setdefault(model.phrase_key(keyword), len(phrase_ids)))
-    phrases = list(phrase_ids)
-    negatives = incidence(cells, len(profiles), len(phrases))
-    shape = (len(profiles), len(model))
+    shape = (asked.negative_keywords.shape[0], asked.found.shape[1])
     out = []
-    for index in (model.phrases, model.title_phrases):
-        found = (negatives @ index.matrix(phrases)).tocoo()
+    for where in (asked.found, asked.in_title):
+        found = (asked.negative_keywords @ where).tocoo()
         ones = np.ones(found.nnz, dtype=np.float32)
         out.append(sparse.coo_array((ones, (found.row, found.col)), shape=shape))
     return out[0], out[1]

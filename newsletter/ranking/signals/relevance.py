@@ -139,13 +139,21 @@ def _expand(
     rows = np.flatnonzero(readers & (best > 0))
     if not len(rows) or text.shape[1] <= depth:
         return
-    top = np.argpartition(-text[rows], depth, axis=1)[:, :depth]
+    everyone = len(rows) == len(text)
+    own = text if everyone else text[rows]
+    top = np.argpartition(-own, depth, axis=1)[:, :depth]
     near = model.similarity_rows(top[:, 0])
     for j in range(1, depth):
         near += model.similarity_rows(top[:, j])
     top_near = near.max(axis=1, keepdims=True)
     near *= (best[rows][:, None] / np.where(top_near > 0, top_near, 1.0)).astype(np.float32)
-    text[rows] = (1 - share) * text[rows] + share * near
+    # (1 - share) * own + share * near, without temporaries: these are the chunk's
+    # largest arrays.
+    own *= 1 - share
+    near *= share
+    own += near
+    if not everyone:
+        text[rows] = own
 
 
 def papers(
@@ -189,7 +197,7 @@ class Relevance:
 
 def combine(text: np.ndarray, seeds: ReaderRows, liked: ReaderRows) -> Relevance:
     """Scale each active signal so the reader's best candidate is 1, then average them."""
-    anchor = np.zeros_like(text)
+    anchor = np.zeros(text.shape, dtype=np.float32)  # lazily zeroed: most rows stay 0
     has_seed, has_liked = seeds.present, liked.present
     anchor[has_seed] = seeds.values[seeds.slot[has_seed]]
     anchor[has_liked] = np.maximum(anchor[has_liked], liked.values[liked.slot[has_liked]])
