@@ -157,8 +157,8 @@ def rank_chunk(
     score -= w.hidden_penalty * penalties.hidden(refs, profiles)
     in_paper, in_title = penalties.negative_keywords(asked)
     score -= w.negative_penalty * in_paper
-    score[excluded.coords] = -np.inf
-    score[in_title.coords] = -np.inf
+    score[excluded.where] = -np.inf
+    score[in_title.where] = -np.inf
 
     chosen = diversify(model, score, k, w)
     signals = pick_signals(chosen, score, relevant, learned, has_model, asked)

@@ -13,7 +13,7 @@ from newsletter.ranking.dense import DenseVectors
 from newsletter.ranking.diversity import diversify
 from newsletter.ranking.profile import Profile
 from newsletter.ranking.score import RankWeights, fit_edition
-from newsletter.ranking.signals import boosts, feedback, penalties, relevance
+from newsletter.ranking.signals import Cells, ReaderRows, boosts, feedback, penalties, relevance
 from newsletter.ranking.signals.references import mix_dense_refs, reference_papers
 from tests.ranking.factories import edition
 from tests.ranking.fake_embedder import FakeEmbedder
@@ -44,9 +44,7 @@ def refs(model):
 
 
 def assert_chunk_array(values, model) -> None:
-    dense = values.toarray() if hasattr(values, "toarray") else np.asarray(values)
-    assert dense.shape == (len(PROFILES), len(model))
-    assert dense.dtype == np.float32 or dense.dtype == bool
+    assert np.asarray(values).shape == (len(PROFILES), len(model))
 
 
 def test_relevance_signals_have_one_value_per_reader_and_paper(model, refs):
@@ -54,7 +52,7 @@ def test_relevance_signals_have_one_value_per_reader_and_paper(model, refs):
     text = relevance.words(model, PROFILES, W, None, excluded)
     seeds, liked = relevance.papers(refs, PROFILES, W, excluded)
     combined = relevance.combine(text, seeds, liked)
-    for values in (text, seeds.dense(), liked.dense(), combined.score):
+    for values in (text, seeds.toarray(), liked.toarray(), combined.score):
         assert_chunk_array(values, model)
         assert values.dtype == np.float32
 
@@ -104,7 +102,7 @@ def test_penalties_have_one_value_per_reader_and_paper(model, refs):
         assert values.dtype == np.float32
     excluded = penalties.excluded(model, PROFILES)
     assert_chunk_array(excluded, model)
-    cells = set(zip(*(c.tolist() for c in excluded.coords), strict=True))
+    cells = set(zip(*(c.tolist() for c in excluded.where), strict=True))
     known = {
         1: ["rl.1"],  # a seed; old.1 is not a candidate
         2: ["tta.1", "graph.3", "graph.2", "llm.1", "llm.2", "llm.3"],
@@ -117,3 +115,18 @@ def test_diversity_picks_k_distinct_papers_per_reader(model):
     chosen = diversify(model, score, 3, W)
     assert chosen.shape == (len(PROFILES), 3)
     assert all(len(set(row)) == 3 for row in chosen.tolist())
+
+
+def test_a_sparse_term_changes_only_its_cells_of_the_score_in_place():
+    score = np.ones((2, 3), dtype=np.float32)
+    same = score
+    score += Cells(np.array([0]), np.array([2]), np.array([0.5], dtype=np.float32), (2, 3))
+    score -= 0.5 * ReaderRows(np.array([-1, 0]), np.full((1, 3), 2.0, dtype=np.float32))
+    assert score is same
+    assert score.tolist() == [[1.0, 1.0, 1.5], [0.0, 0.0, 0.0]]
+
+
+def test_a_sparse_term_refuses_to_make_a_new_array():
+    cells = Cells(np.array([0]), np.array([0]), np.ones(1, dtype=np.float32), (1, 1))
+    with pytest.raises(TypeError):
+        np.ones((1, 1), dtype=np.float32) + cells

@@ -15,7 +15,7 @@ from scipy import sparse
 
 from newsletter.ranking.model import EditionModel
 from newsletter.ranking.profile import Profile
-from newsletter.ranking.signals import incidence
+from newsletter.ranking.signals import Cells, incidence
 from newsletter.ranking.weights import RankWeights
 
 
@@ -72,9 +72,7 @@ def asked(model: EditionModel, profiles: Sequence[Profile]) -> Asked:
     )
 
 
-def phrases(
-    asked: Asked, text: np.ndarray, text_top: np.ndarray, w: RankWeights
-) -> sparse.coo_array:
+def phrases(asked: Asked, text: np.ndarray, text_top: np.ndarray, w: RankWeights) -> Cells:
     """Return the keyword bonus, w.keyword * (1 - 0.5 ** hits), title hits counted twice.
 
     A phrase in the title says what the paper is about; one in the abstract may be a
@@ -94,7 +92,7 @@ def phrases(
         )
         closeness = text[hits.row, hits.col] / np.where(text_top > 0, text_top, 1.0)[hits.row]
         bonus = np.where(titled, bonus, bonus * np.minimum(closeness, 1.0))
-    return sparse.coo_array((bonus, (hits.row, hits.col)), shape=text.shape)
+    return Cells(hits.row, hits.col, bonus, text.shape)
 
 
 def popularity(

@@ -11,16 +11,16 @@ from collections.abc import Sequence
 from itertools import chain
 
 import numpy as np
-from scipy import sparse
 
 from newsletter.ranking.model import EditionModel
 from newsletter.ranking.profile import Profile
+from newsletter.ranking.signals import Cells, ReaderRows
 from newsletter.ranking.signals.boosts import Asked
 from newsletter.ranking.signals.references import Refs, group_max
 
 
-def excluded(model: EditionModel, profiles: Sequence[Profile]) -> sparse.coo_array:
-    """Return (readers x papers) True where the reader already has or knows the paper."""
+def excluded(model: EditionModel, profiles: Sequence[Profile]) -> Cells:
+    """Return (readers x papers) 1 where the reader already has or knows the paper."""
     rows: list[int] = []
     cols: list[int] = []
     index = model.index
@@ -33,18 +33,18 @@ def excluded(model: EditionModel, profiles: Sequence[Profile]) -> sparse.coo_arr
             if col is not None:
                 rows.append(reader)
                 cols.append(col)
+    ones = np.ones(len(rows), dtype=np.float32)
     shape = (len(profiles), len(model))
-    cells = (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))
-    return sparse.coo_array((np.ones(len(rows), dtype=bool), cells), shape=shape)
+    return Cells(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), ones, shape)
 
 
-def hidden(refs: Refs, profiles: Sequence[Profile]) -> np.ndarray:
+def hidden(refs: Refs, profiles: Sequence[Profile]) -> ReaderRows:
     """Return (readers x papers) the best cosine to any paper the reader hid, else 0."""
     groups = [[(a, 1.0) for a in p.hidden] for p in profiles]
-    return group_max(refs.anchor_table, refs.position, groups).dense()
+    return group_max(refs.anchor_table, refs.position, groups)
 
 
-def negative_keywords(asked: Asked) -> tuple[sparse.coo_array, sparse.coo_array]:
+def negative_keywords(asked: Asked) -> tuple[Cells, Cells]:
     """Return (readers x papers) 1 where a negative keyword is in the paper, and in its title.
 
     A negative keyword in the title: never show the paper. Only in the abstract: demote.
@@ -53,6 +53,5 @@ def negative_keywords(asked: Asked) -> tuple[sparse.coo_array, sparse.coo_array]
     out = []
     for where in (asked.found, asked.in_title):
         found = (asked.negative_keywords @ where).tocoo()
-        ones = np.ones(found.nnz, dtype=np.float32)
-        out.append(sparse.coo_array((ones, (found.row, found.col)), shape=shape))
+        out.append(Cells(found.row, found.col, np.ones(found.nnz, dtype=np.float32), shape))
     return out[0], out[1]

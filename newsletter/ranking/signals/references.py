@@ -17,6 +17,7 @@ from scipy import sparse
 from newsletter.ranking.dense import DenseVectors, scaled_similarity, stack
 from newsletter.ranking.model import EditionModel
 from newsletter.ranking.profile import Profile
+from newsletter.ranking.signals import ReaderRows
 
 # Sent papers kept as "ignored" examples for a reader who clicks (the newest ones).
 MAX_NEGATIVES = 32
@@ -35,36 +36,6 @@ class Refs:
     @property
     def anchor_table(self) -> np.ndarray:
         return self.to_candidates if self.anchor is None else self.anchor
-
-
-@dataclass
-class ReaderRows:
-    """A (readers x papers) signal stored by the readers who have it: most have no seeds.
-
-    `slot` gives each reader's row in `values`, -1 for readers without the signal.
-    """
-
-    slot: np.ndarray  # (readers,)
-    values: np.ndarray  # (readers with the signal, papers)
-
-    @property
-    def present(self) -> np.ndarray:
-        return self.slot >= 0
-
-    def dense(self) -> np.ndarray:
-        """Return the full (readers x papers) array, zero for readers without the signal."""
-        out = np.zeros((len(self.slot), self.values.shape[1]), dtype=np.float32)
-        present = self.present
-        out[present] = self.values[self.slot[present]]
-        return out
-
-    def at(self, cols: np.ndarray) -> np.ndarray:
-        """Return values[slot[reader], cols[reader, j]], 0 for readers without a slot."""
-        out = np.zeros(cols.shape, dtype=np.float32)
-        present = self.present
-        if present.any():
-            out[present] = self.values[self.slot[present][:, None], cols[present]]
-        return out
 
 
 def reference_papers(

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 from newsletter.ranking.dense import DenseVectors, scaled_similarity, stack
 from newsletter.ranking.model import EditionModel
 from newsletter.ranking.profile import Profile
-from newsletter.ranking.signals.references import ReaderRows, Refs, group_max
+from newsletter.ranking.signals import Cells, ReaderRows
+from newsletter.ranking.signals.references import Refs, group_max
 from newsletter.ranking.weights import RankWeights
 
 # Share of candidates with a vector below which embeddings are left out (dense_ready).
@@ -70,7 +70,7 @@ def words(
     profiles: Sequence[Profile],
     w: RankWeights,
     texts: Texts | None,
-    excluded: sparse.coo_array,
+    excluded: Cells,
 ) -> np.ndarray:
     """Return (readers x papers) closeness to the reader's keywords (twice) + description.
 
@@ -92,7 +92,7 @@ def words(
         # Readers' words miss papers that say the same in other words; without a dense
         # match to find those, borrow the vocabulary of their best matches.
         _expand(model, text, ~dense_text, w.expansion_depth, w.expansion)
-    text[excluded.coords] = 0.0
+    text[excluded.where] = 0.0
     return text
 
 
@@ -157,7 +157,7 @@ def _expand(
 
 
 def papers(
-    refs: Refs, profiles: Sequence[Profile], w: RankWeights, excluded: sparse.coo_array
+    refs: Refs, profiles: Sequence[Profile], w: RankWeights, excluded: Cells
 ) -> tuple[ReaderRows, ReaderRows]:
     """Return closeness to the reader's seed papers, and to their liked / clicked papers.
 
@@ -177,8 +177,8 @@ def papers(
         centroid=refs,
     )
     for signal in (seeds, liked):
-        keep = signal.slot[excluded.row] >= 0
-        signal.values[signal.slot[excluded.row][keep], excluded.col[keep]] = 0.0
+        keep = signal.slot[excluded.rows] >= 0
+        signal.values[signal.slot[excluded.rows][keep], excluded.cols[keep]] = 0.0
     return seeds, liked
 
 
