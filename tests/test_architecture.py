@@ -135,3 +135,12 @@ def test_newsletter_never_imports_workers_or_celery():
 )
 def test_the_cycle_finder_finds_cycles(edges, expected):
     assert cycles(edges) == expected
+
+
+def test_no_module_is_longer_than_about_400_lines():
+    long = {
+        name: n
+        for name, path in modules().items()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 420
+    }
+    assert long == {}
