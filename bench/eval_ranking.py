@@ -43,7 +43,6 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -254,17 +253,25 @@ def main() -> None:
         (
             "    (c) default install without expansion",
             model,
-            blend(replace(defaults, expansion=0.0)),
+            blend(defaults.model_copy(update=dict(expansion_weight=0.0))),
         ),
         (
             f"    {base} w/o trending/recency/category",
             ablated,
-            blend(replace(defaults, trending=0.0, recency=0.0, category=0.0), dense_or_none),
+            blend(
+                defaults.model_copy(
+                    update=dict(trending_weight=0.0, recency_weight=0.0, category_weight=0.0)
+                ),
+                dense_or_none,
+            ),
         ),
         (
             f"    {base} without diversity (MMR)",
             ablated,
-            blend(replace(defaults, mmr_lambda=1.0, duplicate_similarity=1.01), dense_or_none),
+            blend(
+                defaults.model_copy(update=dict(mmr_lambda=1.0, duplicate_similarity=1.01)),
+                dense_or_none,
+            ),
         ),
     ]
     # Weights were tuned on the even-numbered profiles only; the odd ones are held out

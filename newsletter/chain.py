@@ -152,7 +152,7 @@ def backoff(retries: int, retry_after: float | None = None) -> float:
     The jitter spreads the workers that were throttled together, so they do not all come
     back in the same instant and get throttled again.
     """
-    cap = get_settings().send_retry_max_seconds
+    cap = get_settings().send.retry_max_seconds
     ceiling = min(cap, 2.0 ** min(retries, 20))
     delay = ceiling / 2 + random.uniform(0, ceiling / 2)
     return max(delay, min(cap, retry_after or 0.0))

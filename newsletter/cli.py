@@ -10,7 +10,7 @@ import click
 from sqlalchemy import select
 
 from newsletter.cliutil import friendly_errors, ready_database
-from newsletter.config import ConfigError, get_settings
+from newsletter.config import MAX_PAPERS, ConfigError, get_settings
 from newsletter.delivery import commands as delivery_commands
 from newsletter.ingest import commands as ingest_commands
 from newsletter.ranking import commands as ranking_commands
@@ -60,7 +60,7 @@ def subscribers() -> None:
 @click.option("--hour", type=int, default=None, help="Local hour to send (0-23).")
 @click.option("--frequency", type=click.Choice(["daily", "weekly"]), default="daily")
 @click.option("--weekday", type=click.IntRange(0, 6), default=0, help="0=Monday, for weekly.")
-@click.option("--max-papers", type=click.IntRange(1, 50), default=None)
+@click.option("--max-papers", type=click.IntRange(1, MAX_PAPERS), default=None)
 @click.option("--format", "fmt", type=click.Choice(["html", "text"]), default="html")
 @click.option("--confirmed", is_flag=True, help="Skip double opt-in (the address is known good).")
 @friendly_errors
@@ -88,11 +88,11 @@ def subscribers_add(
         categories=categories,
         description=description,
         seed_papers=seed_papers,
-        timezone=timezone or settings.default_timezone,
-        send_hour=settings.default_send_hour if hour is None else hour,
+        timezone=timezone or settings.defaults.timezone,
+        send_hour=settings.defaults.send_hour if hour is None else hour,
         frequency=frequency,
         weekday=weekday,
-        max_papers=max_papers or settings.default_max_papers,
+        max_papers=max_papers or settings.defaults.max_papers,
         format=fmt,
     ).validated()  # refuse bad input before touching the database
     ready_database()

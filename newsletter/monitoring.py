@@ -308,7 +308,7 @@ def overview(
         editions=edition_stats(session, now),
         sent_last_minute=sent_since(session, now - timedelta(minutes=1)),
         sent_last_hour=sent_since(session, now - timedelta(hours=1)),
-        send_rate_limit=settings.send_rate,
+        send_rate_limit=settings.send.rate,
         sent_in_window=sent_since(session, window_start),
         bounces_in_window=events_since(session, "bounce", window_start, "Permanent"),
         complaints_in_window=events_since(session, "complaint", window_start),
@@ -322,7 +322,7 @@ def overview(
         ses_quota=quota,
     )
     if quota and quota.get("max_send_rate"):
-        result.send_rate_limit = settings.send_rate or quota["max_send_rate"]
+        result.send_rate_limit = settings.send.rate or quota["max_send_rate"]
     result.embeddings = embedding_coverage(session, now)
     result.alerts = alerts(result)
     return result

@@ -78,7 +78,7 @@ def send_time(timezone: str, day: date, hour: int) -> datetime:
 def is_quiet_day(day: date, holidays: Iterable[str] | None = None) -> bool:
     """Tell whether arXiv announces nothing on `day` (weekend or a configured holiday)."""
     if holidays is None:
-        holidays = get_settings().arxiv_holidays
+        holidays = get_settings().arxiv.holidays
     return day.weekday() in (SATURDAY, SUNDAY) or day.isoformat() in set(holidays)
 
 
@@ -99,9 +99,9 @@ def quiet_days_included() -> Iterator[None]:
 def daily_edition_runs(day: date) -> bool:
     """Tell whether a daily edition goes out on `day` (quiet days only when configured)."""
     settings = get_settings()
-    if settings.send_on_quiet_days or _include_quiet_days.get():
+    if settings.send.on_quiet_days or _include_quiet_days.get():
         return True
-    return not is_quiet_day(day, settings.arxiv_holidays)
+    return not is_quiet_day(day, settings.arxiv.holidays)
 
 
 def edition_window(key: str) -> tuple[datetime, datetime]:

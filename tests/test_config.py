@@ -38,8 +38,8 @@ def test_the_documented_variable_names_are_read(monkeypatch: pytest.MonkeyPatch)
     assert settings.base_url == "https://papers.example.com"
     assert settings.secret_key == "s3cret"
     assert settings.sender_address == "d@example.com"
-    assert settings.aws_region == "eu-west-1"
-    assert settings.ses_endpoint_url == "http://127.0.0.1:5000"
+    assert settings.ses.region == "eu-west-1"
+    assert settings.ses.endpoint_url == "http://127.0.0.1:5000"
     assert settings.embedded is False
 
 

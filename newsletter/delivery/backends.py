@@ -34,19 +34,19 @@ def make_sender(settings: Settings) -> Sender:
         return ConsoleSender()
     if settings.mail_backend == "smtp":
         return SmtpSender(
-            settings.smtp_host,
-            settings.smtp_port,
+            settings.smtp.host,
+            settings.smtp.port,
             settings.sender_address,
-            user=settings.smtp_user,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
+            user=settings.smtp.user,
+            password=settings.smtp.password,
+            starttls=settings.smtp.starttls,
         )
     return SesSender(
-        region=settings.aws_region,
+        region=settings.ses.region,
         sender=settings.mail_from,
-        endpoint_url=settings.ses_endpoint_url,
-        configuration_set=settings.ses_configuration_set,
-        timeout=settings.ses_timeout,
+        endpoint_url=settings.ses.endpoint_url,
+        configuration_set=settings.ses.configuration_set,
+        timeout=settings.ses.timeout,
     )
 
 
@@ -58,11 +58,11 @@ def make_limiter(settings: Settings, sender: Sender) -> RateLimiter:
     (embedded): an in-process bucket when a rate is known, else no limit.
     """
     if settings.redis_url is None:
-        rate = settings.send_rate
+        rate = settings.send.rate
         if rate is None and isinstance(sender, SesSender):
             rate = _ses_rate(sender, None)
         return LocalTokenBucket(rate) if rate else NoLimit()
-    if settings.send_rate is None and not isinstance(sender, SesSender):
+    if settings.send.rate is None and not isinstance(sender, SesSender):
         return NoLimit()
     client = redis.Redis.from_url(
         settings.redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
@@ -70,7 +70,7 @@ def make_limiter(settings: Settings, sender: Sender) -> RateLimiter:
 
     def rate_source() -> float:
         rate = _ses_rate(sender, client) if isinstance(sender, SesSender) else None
-        return settings.send_rate or rate or FALLBACK_SES_RATE
+        return settings.send.rate or rate or FALLBACK_SES_RATE
 
     return RedisTokenBucket(client, rate_source)
 

@@ -19,7 +19,7 @@ from newsletter.timeutil import utcnow
 
 def lease() -> timedelta:
     """How long a claim lasts: longer than any one provider call can take."""
-    return timedelta(seconds=get_settings().send_lease_seconds)
+    return timedelta(seconds=get_settings().send.lease_seconds)
 
 
 def claim(

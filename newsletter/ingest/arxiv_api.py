@@ -138,12 +138,12 @@ def fetch_pages(
     Stops at max_results, at the API's totalResults, or at an empty page (the API
     sometimes returns an empty page mid-way under load; stopping is the safe choice).
     """
-    limit = max_results or settings.arxiv_max_results
+    limit = max_results or settings.arxiv.max_results
     start = 0
     while start < limit:
-        size = min(settings.arxiv_page_size, limit - start)
+        size = min(settings.arxiv.page_size, limit - start)
         fetched = client.get(
-            settings.arxiv_api_url,
+            settings.arxiv.api_url,
             params={
                 "search_query": category_query(categories),
                 "start": start,
@@ -167,7 +167,7 @@ def lookup(client: HttpClient, settings: Settings, ids: Sequence[str]) -> Parsed
     for start in range(0, len(unique), ID_BATCH):
         batch = unique[start : start + ID_BATCH]
         fetched = client.get(
-            settings.arxiv_api_url,
+            settings.arxiv.api_url,
             params={"id_list": ",".join(batch), "start": 0, "max_results": len(batch)},
         )
         page = parse(fetched.content)

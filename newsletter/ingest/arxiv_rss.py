@@ -44,7 +44,7 @@ _OLD_TITLE_SUFFIX = re.compile(r"\s*\(arXiv:\S+ \[[^\]]+\](?: UPDATED)?\)\s*$")
 
 def feed_url(settings: Settings, categories: Sequence[str]) -> str:
     """Build the listing URL; several categories are joined with '+' into one feed."""
-    return f"{settings.arxiv_rss_url}/{'+'.join(categories)}"
+    return f"{settings.arxiv.rss_url}/{'+'.join(categories)}"
 
 
 def parse(data: bytes, *, source: str = SOURCE) -> Parsed:

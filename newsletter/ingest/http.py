@@ -158,10 +158,10 @@ class HttpClient:
         """Build the client a source should use (arXiv's hosts get the rate limit)."""
         return cls(
             user_agent=settings.http_user_agent,
-            timeout=settings.http_timeout,
-            retries=settings.http_retries,
-            backoff=settings.http_backoff,
-            min_interval=settings.arxiv_min_interval if arxiv else 0.0,
+            timeout=settings.http.timeout,
+            retries=settings.http.retries,
+            backoff=settings.http.backoff,
+            min_interval=settings.arxiv.min_interval if arxiv else 0.0,
             redis_url=settings.redis_url,
         )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from newsletter.config import Settings
+from newsletter.ingest.sources import SOURCES
 
 
 @dataclass(frozen=True)
@@ -33,19 +34,12 @@ class ScheduledIngest:
 
 def scheduled_ingests(settings: Settings) -> list[ScheduledIngest]:
     """Return one entry per configured source (NEWSLETTER_INGEST_SOURCES)."""
-    crons = {
-        "arxiv-rss": settings.schedule_arxiv_rss,
-        "arxiv": settings.schedule_arxiv,
-        "hf": settings.schedule_hf,
-        "oai": settings.schedule_oai,
-        "sample": settings.schedule_arxiv_rss,
-    }
     entries = []
-    for source in dict.fromkeys(settings.ingest_sources):
-        options: dict[str, Any] = {}
-        if source in {"arxiv", "arxiv-rss", "oai"}:
-            options["categories"] = list(settings.arxiv_categories)
-        if source == "oai":
-            options["days"] = 8  # a weekly safety net that overlaps the previous week
-        entries.append(ScheduledIngest(f"ingest-{source}", source, crons[source], options))
+    for name in dict.fromkeys(settings.ingest_sources):
+        source = SOURCES[name]
+        options: dict[str, Any] = dict(source.beat_options)
+        if source.takes_categories:
+            options["categories"] = list(settings.arxiv.categories)
+        cron = getattr(settings.schedule, source.schedule)
+        entries.append(ScheduledIngest(f"ingest-{name}", name, cron, options))
     return entries

@@ -24,11 +24,11 @@ from newsletter.ingest.http import Fetched, FetchError, HttpClient, TransientFet
 from newsletter.ingest.normalise import MalformedDocument, PaperRecord, Parsed
 from newsletter.ingest.runs import store_run
 from newsletter.ingest.sample import load_sample
+from newsletter.ingest.sources import SOURCES
 from newsletter.ingest.store import UpsertCounts, upsert_papers
 from newsletter.models import IngestRun
 from newsletter.timeutil import utcnow
 
-SOURCES = ("sample", "arxiv", "arxiv-rss", "hf", "oai")
 # An OAI backfill stores every this many records (about two ListRecords pages).
 OAI_FLUSH_RECORDS = 2000
 
@@ -90,8 +90,10 @@ def run_ingest(
     """Ingest `source` once and return the run's counts as plain values."""
     settings = get_settings()
     if source not in SOURCES:
-        raise IngestInputError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
-    cats = list(categories or settings.arxiv_categories)
+        raise IngestInputError(
+            f"unknown source {source!r}; choose from {', '.join(sorted(SOURCES))}"
+        )
+    cats = list(categories or settings.arxiv.categories)
     day = _parse_day(date)
     data = _read_file(from_file) if from_file else None
     collected = Collected()
@@ -130,7 +132,7 @@ def run_ingest(
         # the final store below records the run (or raises, if the database is gone).
         collected.errors.append(f"could not store the papers: {type(exc).__name__}: {exc}")
         collected.transient = True
-    if fill_gaps and data is None and source in {"arxiv-rss", "hf"} and collected.records:
+    if fill_gaps and data is None and SOURCES[source].fills_gaps and collected.records:
         _fill_gaps(collected, settings)
     return _store(source, collected)
 

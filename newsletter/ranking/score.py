@@ -69,9 +69,9 @@ def rank(
         texts = None
         if dense_ready(model):
             dense = dense or DenseVectors()
-            if weights.dense_paper > 0:
-                mix_dense_refs(model, refs, dense, weights.dense_paper)
-            if weights.dense_text > 0:
+            if weights.dense_paper_weight > 0:
+                mix_dense_refs(model, refs, dense, weights.dense_paper_weight)
+            if weights.dense_text_weight > 0:
                 texts = text_table(model, profiles, dense)
         picks: list[list[Pick]] = []
         for start in range(0, len(profiles), chunk_size):
@@ -149,11 +149,13 @@ def rank_chunk(
     asked = boosts.asked(model, profiles)
 
     score = relevant.score
-    score[has_model] = (1 - w.feedback) * score[has_model] + w.feedback * learned[has_model]
-    score *= w.relevance
+    score[has_model] = (1 - w.feedback_weight) * score[has_model] + w.feedback_weight * learned[
+        has_model
+    ]
+    score *= w.relevance_weight
     score += boosts.popularity(model, score, relevant.silent & ~has_model, w)
     score += boosts.phrases(asked, relevant.text, relevant.text_top, w)
-    score += w.category * boosts.categories(model, asked)
+    score += w.category_weight * boosts.categories(model, asked)
     score -= w.hidden_penalty * penalties.hidden(refs, profiles)
     in_paper, in_title = penalties.negative_keywords(asked)
     score -= w.negative_penalty * in_paper

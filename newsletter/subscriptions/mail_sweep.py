@@ -26,7 +26,7 @@ def sweep(now: datetime | None = None) -> list[int]:
     """Settle expired claims; return the ids of pending emails to queue again."""
     now = now or utcnow()
     settings = get_settings()
-    lease = now - timedelta(seconds=settings.send_lease_seconds)
+    lease = now - timedelta(seconds=settings.send.lease_seconds)
     lost = now - timedelta(seconds=settings.requeue_after_seconds)
     with session_scope() as session:
         expired = session.execute(

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from newsletter.config import MAX_PAPERS
 from newsletter.models import (
     EmailFormat,
     Frequency,
@@ -60,8 +61,8 @@ class Preferences:
             raise InvalidInput(f"invalid format {self.format!r}: use html or text")
         if not 0 <= self.weekday <= 6:
             raise InvalidInput("invalid weekday: use 0 (Monday) to 6 (Sunday)")
-        if not 1 <= self.max_papers <= 50:
-            raise InvalidInput("invalid number of papers: use 1-50")
+        if not 1 <= self.max_papers <= MAX_PAPERS:
+            raise InvalidInput(f"invalid number of papers: use 1-{MAX_PAPERS}")
         return Preferences(
             keywords=_unique(check_keyword(k) for k in self.keywords),
             negative_keywords=_unique(check_keyword(k) for k in self.negative_keywords),

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsletter.config import get_settings
+from newsletter.config import MAX_PAPERS, get_settings
 from newsletter.models import EmailFormat, Frequency
 from newsletter.subscriptions.service import Preferences
 from newsletter.subscriptions.validation import (
@@ -89,9 +89,9 @@ def default_values() -> dict[str, Any]:
     settings = get_settings()
     return values_from_preferences(
         Preferences(
-            timezone=settings.default_timezone,
-            send_hour=settings.default_send_hour,
-            max_papers=settings.default_max_papers,
+            timezone=settings.defaults.timezone,
+            send_hour=settings.defaults.send_hour,
+            max_papers=settings.defaults.max_papers,
         )
     )
 
@@ -204,7 +204,7 @@ def parse_preferences_form(form: Any, *, with_email: bool) -> FormResult:
     for name, low, high, what in (
         ("hour", 0, 23, "an hour"),
         ("weekday", 0, 6, "a weekday"),
-        ("max_papers", 1, 50, "a number of papers"),
+        ("max_papers", 1, MAX_PAPERS, "a number of papers"),
     ):
         try:
             parsed = _int(values[name], low, high, what)

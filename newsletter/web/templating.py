@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from newsletter.config import MAX_PAPERS
 from newsletter.web import csrf
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -19,13 +20,15 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 @functools.cache
 def page_environment() -> Environment:
     """Return the page template environment (autoescape on for every template)."""
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.globals["max_papers_limit"] = MAX_PAPERS
+    return environment
 
 
 def security_headers(nonce: str) -> dict[str, str]:

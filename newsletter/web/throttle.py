@@ -70,12 +70,12 @@ def check_mail_caps(request: Request, recipient: str) -> Refusal | None:
         (
             "client",
             client_address(request, settings.trusted_proxies),
-            settings.signup_limit_per_client,
+            settings.signup_limits.per_client,
         ),
-        ("mailbox", mailbox_key(recipient), settings.signup_limit_per_mailbox),
-        ("global", "all", settings.signup_limit_global),
+        ("mailbox", mailbox_key(recipient), settings.signup_limits.per_mailbox),
+        ("global", "all", settings.signup_limits.overall),
     )
-    window = settings.signup_limit_window_seconds
+    window = settings.signup_limits.window_seconds
     for cap, subject, limit in caps:
         if limit <= 0:
             continue

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from newsletter.ranking.dense import DenseVectors, scaled_similarity
@@ -60,7 +58,7 @@ def test_a_paper_in_other_words_rises_once_papers_and_keywords_have_vectors():
     assert set(mixed[:2]) == {"ood.1", "ood.2"}
     assert mixed[2] == "nov.1"  # the synonym now beats the decoy
     # With little say, the dense signal still brings the synonym in, below the decoy.
-    weak = replace(RankWeights(), dense_text=0.25)
+    weak = RankWeights(dense_text_weight=0.25)
     assert ids(rank(model, [reader], 4, weights=weak, dense=dense_for(OOD))[0])[2:] == [
         "det.1",
         "nov.1",
@@ -80,7 +78,7 @@ def test_a_dense_weight_of_zero_is_tf_idf_alone():
     items = papers()
     reader = Profile(keywords=[OOD])
     plain = rank(fit_edition(items), [reader], 6)[0]
-    off = replace(RankWeights(), dense_text=0.0, dense_paper=0.0)
+    off = RankWeights(dense_text_weight=0.0, dense_paper_weight=0.0)
     model = fit_edition(items, vectors=vectors_of(items))
     zero = rank(model, [reader], 6, weights=off, dense=dense_for(OOD))[0]
     assert ids(zero) == ids(plain)
@@ -140,7 +138,7 @@ def test_a_candidate_without_a_vector_keeps_its_tf_idf_score():
     """Embedding lags behind ingest: such a paper must not sink below where tf-idf put it."""
     items = papers()
     reader = Profile(keywords=[OOD])
-    lexical = replace(RankWeights(), expansion=0.0)  # tf-idf exactly, to compare with
+    lexical = RankWeights(expansion_weight=0.0)  # tf-idf exactly, to compare with
     plain = {p.arxiv_id: p.score for p in rank(fit_edition(items), [reader], 6, weights=lexical)[0]}
     vectors = vectors_of(items)
     del vectors["ood.1"]  # not embedded yet

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -78,10 +76,10 @@ def test_the_blend_weights_are_configurable():
     papers[0].upvotes = 5000  # graph.1
     reader = Profile(keywords=["test-time adaptation"])
     assert top_ids(reader, papers, k=1)[0].startswith("tta.")
-    trend_heavy = RankWeights(trending=10.0, trending_floor=0.0)
+    trend_heavy = RankWeights(trending_weight=10.0, trending_floor=0.0)
     assert top_ids(reader, papers, k=1, weights=trend_heavy) == ["graph.1"]
     # With the relevance floor, popularity only orders papers that are relevant enough.
-    floored = RankWeights(trending=10.0, trending_floor=0.5)
+    floored = RankWeights(trending_weight=10.0, trending_floor=0.5)
     assert top_ids(reader, papers, k=1, weights=floored)[0].startswith("tta.")
 
 
@@ -225,15 +223,16 @@ def test_weights_come_from_the_settings(monkeypatch):
     monkeypatch.setenv("NEWSLETTER_RANK_EXPANSION_DEPTH", "3")
     get_settings.cache_clear()
     weights = configured_weights()
-    assert weights == replace(
-        RankWeights(),
-        trending=0.5,
+    # model_construct: the defaults, not read from the (patched) environment.
+    assert weights == RankWeights.model_construct(
+        trending_weight=0.5,
         mmr_lambda=0.9,
-        dense_text=0.5,
-        dense_paper=0.0,
-        expansion=0.25,
+        dense_text_weight=0.5,
+        dense_paper_weight=0.0,
+        expansion_weight=0.25,
         expansion_depth=3,
     )
+    assert weights is get_settings().ranking  # the settings section is the weights object
 
 
 def test_a_negative_keyword_only_in_an_abstract_demotes_rather_than_excludes():
@@ -314,8 +313,7 @@ def test_without_embeddings_the_readers_best_matches_bring_papers_in_other_words
     reader = Profile(keywords=["epidemic forecasting"])
     model = fit_edition(items)
     off = [
-        p.arxiv_id
-        for p in rank(model, [reader], 4, weights=replace(RankWeights(), expansion=0.0))[0]
+        p.arxiv_id for p in rank(model, [reader], 4, weights=RankWeights(expansion_weight=0.0))[0]
     ]
     on = [p.arxiv_id for p in rank(model, [reader], 4)[0]]
     assert set(off[:2]) == set(on[:2]) == {"epi.1", "epi.2"}

@@ -65,7 +65,7 @@ def test_words_mixed_with_stored_vectors_keep_their_shape(model):
     stored = DenseVectors(texts=dict(zip(texts, fake.encode(texts), strict=True)))
     table = relevance.text_table(dense_model, PROFILES, stored)
     refs = reference_papers(dense_model, PROFILES, LIBRARY)
-    mix_dense_refs(dense_model, refs, stored, W.dense_paper)
+    mix_dense_refs(dense_model, refs, stored, W.dense_paper_weight)
     excluded = penalties.excluded(dense_model, PROFILES)
     text = relevance.words(dense_model, PROFILES, W, table, excluded)
     assert_chunk_array(text, dense_model)

@@ -277,4 +277,4 @@ def test_the_demo_can_include_quiet_days_without_changing_the_setting(sqlite_url
     sunday = datetime(2026, 11, 29, 8, tzinfo=UTC)
     with quiet_days_included():
         assert tick(sunday) == [("daily@example.org", "daily-2026-11-29")]
-    assert not get_settings().send_on_quiet_days
+    assert not get_settings().send.on_quiet_days

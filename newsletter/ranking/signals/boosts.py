@@ -73,7 +73,7 @@ def asked(model: EditionModel, profiles: Sequence[Profile]) -> Asked:
 
 
 def phrases(asked: Asked, text: np.ndarray, text_top: np.ndarray, w: RankWeights) -> Cells:
-    """Return the keyword bonus, w.keyword * (1 - 0.5 ** hits), title hits counted twice.
+    """Return the keyword bonus, w.keyword_weight * (1 - 0.5 ** hits), title hits counted twice.
 
     A phrase in the title says what the paper is about; one in the abstract may be a
     passing mention ("unlike diffusion models, ..."), so with `w.mention_scaled` it
@@ -83,7 +83,7 @@ def phrases(asked: Asked, text: np.ndarray, text_top: np.ndarray, w: RankWeights
     """
     title_hits = (asked.keywords @ asked.in_title).tocsr()
     hits = (asked.keywords @ asked.found + title_hits).tocoo()
-    bonus = w.keyword * (1.0 - np.power(0.5, hits.data))
+    bonus = w.keyword_weight * (1.0 - np.power(0.5, hits.data))
     if w.mention_scaled:
         n_cols = np.int64(text.shape[1])
         in_title_cells = title_hits.tocoo()
@@ -105,10 +105,12 @@ def popularity(
     trending paper on another topic must not push a relevant one out. `silent` readers
     (no relevance signal at all: categories only) still get the trending order.
     """
-    static = (w.trending * model.trending + w.recency * model.recency).astype(np.float32)
+    static = (w.trending_weight * model.trending + w.recency_weight * model.recency).astype(
+        np.float32
+    )
     if w.trending_floor <= 0:
         return np.broadcast_to(static, relevance.shape)
-    gated = (relevance >= w.trending_floor * w.relevance) | silent[:, None]
+    gated = (relevance >= w.trending_floor * w.relevance_weight) | silent[:, None]
     return np.where(gated, static[None, :], np.float32(0))
 
 

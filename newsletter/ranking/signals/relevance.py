@@ -87,11 +87,11 @@ def words(
     dense_text = np.zeros(len(profiles), dtype=bool)
     if texts is not None and len(texts.position):
         assert model.dense_known is not None
-        dense_text = _mix_dense_text(text, profiles, texts, w.dense_text, model.dense_known)
-    if w.expansion > 0:
+        dense_text = _mix_dense_text(text, profiles, texts, w.dense_text_weight, model.dense_known)
+    if w.expansion_weight > 0:
         # Readers' words miss papers that say the same in other words; without a dense
         # match to find those, borrow the vocabulary of their best matches.
-        _expand(model, text, ~dense_text, w.expansion_depth, w.expansion)
+        _expand(model, text, ~dense_text, w.expansion_depth, w.expansion_weight)
     text[excluded.where] = 0.0
     return text
 
@@ -163,7 +163,7 @@ def papers(
 
     Seeds are the reader's declared interests, often several distinct ones: best single
     seed only. Likes pile up around a theme: their centroid may count too. Clicks count
-    `w.clicked_anchor` as much as likes.
+    `w.clicked_weight` as much as likes.
     """
     table = refs.anchor_table
     seeds = group_max(table, refs.position, [[(a, 1.0) for a in p.seed_papers] for p in profiles])
@@ -171,7 +171,7 @@ def papers(
         table,
         refs.position,
         [
-            [(a, 1.0) for a in p.liked] + [(a, w.clicked_anchor) for a in p.clicked]
+            [(a, 1.0) for a in p.liked] + [(a, w.clicked_weight) for a in p.clicked]
             for p in profiles
         ],
         centroid=refs,
