@@ -28,11 +28,15 @@ T = TypeVar("T")
 class Services:
     """One process's resources, keyed by name; `close()` releases every one of them."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self) -> None:
         self._resources: dict[Hashable, Any] = {}
         self._closers: list[tuple[Hashable, Callable[[Any], object]]] = []
         self._lock = threading.RLock()
+
+    @property
+    def settings(self) -> Settings:
+        """The process settings (read from the environment once; `reset()` re-reads)."""
+        return get_settings()
 
     def resource(
         self,
@@ -84,7 +88,7 @@ def current() -> Services:
     if services is None:
         with _current_lock:
             if _current is None:
-                _current = Services(get_settings())
+                _current = Services()
             services = _current
     return services
 

@@ -23,14 +23,10 @@ BASE_ENV = {
 
 def _reset_process_state() -> None:
     services.reset()
-    from newsletter.render.environment import email_environment
     from workers.app import app, reconfigure
 
+    # The test's own Celery app follows the settings too (tests queue through it).
     reconfigure(app)
-    email_environment.cache_clear()
-    from newsletter.ranking import embedder
-
-    embedder._loaded.clear()
 
 
 @pytest.fixture(autouse=True)

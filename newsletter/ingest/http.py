@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from newsletter import services
 from newsletter.config import Settings
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -67,10 +68,13 @@ class Fetched:
         return self.status == 304
 
 
-# Per-host time of the last request, shared by every client in the process, so two
-# runs back to back in one worker still keep the interval.
-_last_request: dict[str, float] = {}
-_throttle_lock = threading.Lock()
+@dataclass
+class _LocalThrottle:
+    """Per-host time of the last request, shared by every client in the process, so two
+    runs back to back in one worker still keep the interval."""
+
+    last_request: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class SharedThrottle:
@@ -108,12 +112,13 @@ class SharedThrottle:
 def _wait_turn(host: str, min_interval: float) -> None:
     if min_interval <= 0:
         return
-    with _throttle_lock:
+    throttle = services.current().resource("ingest_throttle", lambda _s: _LocalThrottle())
+    with throttle.lock:
         now = time.monotonic()
-        due = _last_request.get(host, 0.0) + min_interval
+        due = throttle.last_request.get(host, 0.0) + min_interval
         if due > now:
             time.sleep(due - now)
-        _last_request[host] = time.monotonic()
+        throttle.last_request[host] = time.monotonic()
 
 
 class HttpClient:

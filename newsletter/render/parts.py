@@ -22,6 +22,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from newsletter import services
 from newsletter.render import signing
 from newsletter.render.digest import (
     HTML_LIMIT,
@@ -266,25 +267,24 @@ class EditionParts:
 
 # one or two editions at a time (timezones straddle a date change), so keep a few.
 _MAX_EDITIONS = 4
-_editions: OrderedDict[str, EditionParts] = OrderedDict()
-_lock = threading.Lock()
+
+
+@dataclass
+class _EditionCache:
+    editions: OrderedDict[str, EditionParts] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def edition_parts(edition_key: str) -> EditionParts:
     """Return this process's cached parts for `edition_key`, creating them if new."""
-    with _lock:
-        parts = _editions.get(edition_key)
+    cache = services.current().resource("edition_parts", lambda _s: _EditionCache())
+    with cache.lock:
+        parts = cache.editions.get(edition_key)
         if parts is None:
             parts = EditionParts(EditionLabels.from_key(edition_key))
-            _editions[edition_key] = parts
-            while len(_editions) > _MAX_EDITIONS:
-                _editions.popitem(last=False)
+            cache.editions[edition_key] = parts
+            while len(cache.editions) > _MAX_EDITIONS:
+                cache.editions.popitem(last=False)
         else:
-            _editions.move_to_end(edition_key)
+            cache.editions.move_to_end(edition_key)
         return parts
-
-
-def clear_cache() -> None:
-    """Forget every edition's parts (tests; template changes in a long-lived process)."""
-    with _lock:
-        _editions.clear()

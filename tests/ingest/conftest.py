@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from newsletter import services
 from newsletter.config import get_settings
-from newsletter.ingest import http
 from tests.ingest.server import FixtureServer
 
 API = "/api/query"
@@ -28,8 +28,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FixtureServer]:
     monkeypatch.setenv("NEWSLETTER_HTTP_BACKOFF", "0")
     monkeypatch.setenv("NEWSLETTER_HTTP_TIMEOUT", "5")
     monkeypatch.setenv("NEWSLETTER_ARXIV_CATEGORIES", "cs.LG,cs.AI")
-    get_settings.cache_clear()
-    http._last_request.clear()
+    services.reset()
     yield srv
     srv.stop()
 

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from newsletter import services
 from newsletter.cli import cli
 from newsletter.db import session_scope
 from newsletter.models import Paper, TextEmbedding
-from newsletter.ranking import embedder as embedder_module
 from newsletter.ranking.embed_job import embed_missing
 from newsletter.ranking.embedder import EmbeddingsUnavailable, load_embedder
 from newsletter.ranking.profile import Profile
@@ -34,7 +34,7 @@ def embeddings_on(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("NEWSLETTER_EMBEDDINGS", FAKE)
     get_settings.cache_clear()
-    embedder_module._loaded.clear()
+    services.reset()
     fake_embedder.calls.clear()
 
 
@@ -152,7 +152,7 @@ def use(monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
 
     monkeypatch.setenv("NEWSLETTER_EMBEDDINGS", spec)
     get_settings.cache_clear()
-    embedder_module._loaded.clear()
+    services.reset()
 
 
 def test_the_embed_command_reports_counts_and_explains_when_off(
