@@ -51,7 +51,10 @@ class RankWeights(Section):
     """How much each ranking signal counts (NEWSLETTER_RANK_*).
 
     The ranking reads this object as it is: newsletter/ranking/score.py's `rank_chunk`
-    documents the formula; the defaults are what bench/eval_ranking.py was run with.
+    documents the formula. The defaults of expansion_weight, feedback_weight,
+    feedback_background, min_feedback, dense_text_weight, dense_paper_weight and
+    dense_agreement are what bench/eval_ranking.py picks by cross-validation over the
+    judged profiles (its table is in the README).
     """
 
     model_config = SettingsConfigDict(env_prefix="NEWSLETTER_RANK_")
@@ -67,21 +70,27 @@ class RankWeights(Section):
     recency_weight: float = Field(0.05, ge=0)
     half_life_days: float = Field(7.0, gt=0)
     category_weight: float = Field(0.1, ge=0)
-    feedback_weight: float = Field(0.35, ge=0, le=1)
+    feedback_weight: float = Field(0.85, ge=0, le=1)
     hidden_penalty: float = Field(0.3, ge=0)
     negative_penalty: float = Field(0.3, ge=0)
     clicked_weight: float = Field(0.6, ge=0, le=1)
     mmr_lambda: float = Field(0.75, ge=0, le=1)
     # Never two picks at least this similar (cosine); above 1 turns the cut off.
     duplicate_similarity: float = Field(0.8, gt=0)
-    min_feedback: int = Field(6, ge=2)
+    min_feedback: int = Field(4, ge=2)
+    # The rest of the edition as one more negative for the feedback model (its mean
+    # paper), with this many times the weight of the reader's own negatives; 0 = off.
+    feedback_background: float = Field(10.0, ge=0)
     # Share of relevance from stored sentence embeddings where they exist: for
     # seed/liked/hidden papers, and for keywords and descriptions; 0 ignores them.
     dense_paper_weight: float = Field(0.1, ge=0, le=1)
     dense_text_weight: float = Field(0.8, ge=0, le=1)
+    # How far the dense shares shrink where tf-idf and the embeddings disagree on a
+    # reader's (or paper's) top 10: 0 = never, 1 = to nothing when they share none.
+    dense_agreement: float = Field(1.0, ge=0, le=1)
     # Without embeddings: share of keyword/description relevance taken from similarity
     # to the reader's best few matches (pseudo-relevance feedback); 0 turns it off.
-    expansion_weight: float = Field(0.5, ge=0, le=1)
+    expansion_weight: float = Field(0.7, ge=0, le=1)
     expansion_depth: int = Field(2, ge=1, le=20)
 
 

@@ -79,3 +79,39 @@ def scaled_similarity(queries: np.ndarray, matrix: np.ndarray, mean: np.ndarray)
     cosine /= span
     np.maximum(cosine, 0.0, out=cosine)
     return cosine
+
+
+# How many best candidates of each ranking are compared to measure their agreement.
+AGREEMENT_DEPTH = 10
+
+
+def agreement(
+    lexical: np.ndarray, semantic: np.ndarray, depth: int = AGREEMENT_DEPTH
+) -> np.ndarray:
+    """Return, per row, the share of the `depth` best candidates the two rankings share.
+
+    Where tf-idf and the sentence model pick the same papers, mixing them is safe and
+    sharpens the order; where they disagree, one of them is wrong about this reader and
+    the mix can fall below both, so the caller leans on tf-idf, which never invents a
+    match (RankWeights.dense_agreement).
+    """
+    n_rows, n_cols = lexical.shape
+    if n_cols <= depth:
+        return np.ones(n_rows, dtype=np.float32)
+    top_a = np.argpartition(-lexical, depth, axis=1)[:, :depth]
+    top_b = np.argpartition(-semantic, depth, axis=1)[:, :depth]
+    hits = (top_a[:, :, None] == top_b[:, None, :]).any(axis=2).sum(axis=1)
+    return (hits / depth).astype(np.float32)
+
+
+def agreed_share(
+    share: float, lexical: np.ndarray, semantic: np.ndarray, trust: float
+) -> np.ndarray:
+    """Return each row's dense share: `share`, less as far as the rankings disagree.
+
+    With `trust` 0 every row gets `share`; with 1 a row whose top candidates are
+    disjoint gets none.
+    """
+    if trust <= 0:
+        return np.full(len(lexical), share, dtype=np.float32)
+    return (share * (1 - trust * (1 - agreement(lexical, semantic)))).astype(np.float32)

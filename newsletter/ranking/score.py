@@ -70,7 +70,9 @@ def rank(
         if dense_ready(model):
             dense = dense or DenseVectors()
             if weights.dense_paper_weight > 0:
-                mix_dense_refs(model, refs, dense, weights.dense_paper_weight)
+                mix_dense_refs(
+                    model, refs, dense, weights.dense_paper_weight, weights.dense_agreement
+                )
             if weights.dense_text_weight > 0:
                 texts = text_table(model, profiles, dense)
         picks: list[list[Pick]] = []

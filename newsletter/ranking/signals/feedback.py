@@ -1,8 +1,13 @@
 """Feedback: a per-reader logistic regression over tf-idf, once a reader has taught one.
 
 Liked and clicked papers are the positives; hidden papers, and papers sent to a reader
-who clicks but never clicked, the negatives (the latter weakly). The models are fitted
-for many readers at once by newsletter.ranking.feedback.
+who clicks but never clicked, the negatives (the latter weakly). As in arxiv-sanity,
+where every paper the reader did not tag is a negative, the rest of the edition counts
+against the liked theme too: through one pseudo-example, the edition's mean tf-idf
+vector, with `RankWeights.feedback_background` of the negatives' weight. That is what
+keeps a model fitted on two likes and two hides from rewarding whatever merely differs
+from the hides. The models are fitted for many readers at once by
+newsletter.ranking.feedback.
 """
 
 from __future__ import annotations
@@ -35,10 +40,13 @@ def learned(
     scores = np.zeros((len(profiles), len(model)), dtype=np.float32)
     has_model = np.zeros(len(profiles), dtype=bool)
     examples = _examples(profiles, w)
+    background = _background(model) if examples and w.feedback_background > 0 else None
     for start in range(0, len(examples), FEEDBACK_BATCH):
         batch = examples[start : start + FEEDBACK_BATCH]
         rows = np.array([reader for reader, _ in batch], dtype=np.int64)
-        scores[rows] = _fit_batch(refs, [items for _, items in batch])
+        scores[rows] = _fit_batch(
+            refs, [items for _, items in batch], background, w.feedback_background
+        )
         has_model[rows] = True
     return scores, has_model
 
@@ -73,9 +81,26 @@ def _examples(
     return examples
 
 
-def _fit_batch(refs: Refs, batch: list[list[tuple[str, int, float]]]) -> np.ndarray:
-    """Fit one model per reader of the batch; return their scores scaled to [0, 1]."""
-    width = max(len(items) for items in batch)
+def _background(model: EditionModel) -> tuple[np.ndarray, np.ndarray, float]:
+    """Return the edition's mean tf-idf row (dense), its cosines to the candidates, |mean|^2."""
+    mean = np.asarray(model.matrix.mean(axis=0), dtype=np.float32).ravel()
+    to_candidates = np.asarray(model.matrix @ mean, dtype=np.float32).ravel()
+    return mean, to_candidates, float(mean @ mean)
+
+
+def _fit_batch(
+    refs: Refs,
+    batch: list[list[tuple[str, int, float]]],
+    background: tuple[np.ndarray, np.ndarray, float] | None = None,
+    background_share: float = 0.0,
+) -> np.ndarray:
+    """Fit one model per reader of the batch; return their scores scaled to [0, 1].
+
+    With `background`, each reader gets one more negative example, the edition's mean
+    paper, whose strength is `background_share` of the reader's other negatives'.
+    """
+    extra = 1 if background is not None else 0
+    width = max(len(items) for items in batch) + extra
     index = np.zeros((len(batch), width), dtype=np.int64)
     labels = np.zeros((len(batch), width), dtype=np.float64)
     strength = np.zeros((len(batch), width), dtype=np.float64)
@@ -95,9 +120,20 @@ def _fit_batch(refs: Refs, batch: list[list[tuple[str, int, float]]]) -> np.ndar
         dense = np.zeros((len(items), len(terms)), dtype=np.float32)
         dense[np.repeat(np.arange(len(items)), np.diff(own.indptr)), column] = own.data
         gram[b, : len(items), : len(items)] = dense @ dense.T
+        if background is not None:
+            n = len(items)
+            cross = dense @ background[0][terms]
+            gram[b, :n, width - 1] = cross
+            gram[b, width - 1, :n] = cross
+            gram[b, width - 1, width - 1] = background[2]
+            negatives = strength[b, :n][labels[b, :n] == 0].sum()
+            strength[b, width - 1] = background_share * max(negatives, 1.0)
     gram *= (strength > 0)[:, :, None]
     alpha, bias = fit_dual(gram, labels, balanced_weights(labels, strength))
-    values = decision(alpha, bias, refs.to_candidates[index])
+    kernel = refs.to_candidates[index]
+    if background is not None:
+        kernel[:, width - 1, :] = background[1]
+    values = decision(alpha, bias, kernel)
     low = values.min(axis=1, keepdims=True)
     high = values.max(axis=1, keepdims=True)
     return (values - low) / np.where(high > low, high - low, 1.0)

@@ -14,7 +14,7 @@ from itertools import chain
 import numpy as np
 from scipy import sparse
 
-from newsletter.ranking.dense import DenseVectors, scaled_similarity, stack
+from newsletter.ranking.dense import DenseVectors, agreed_share, scaled_similarity, stack
 from newsletter.ranking.model import EditionModel
 from newsletter.ranking.profile import Profile
 from newsletter.ranking.signals import ReaderRows
@@ -73,14 +73,17 @@ def reference_papers(
     return Refs(position, vectors, to_candidates)
 
 
-def mix_dense_refs(model: EditionModel, refs: Refs, dense: DenseVectors, share: float) -> None:
+def mix_dense_refs(
+    model: EditionModel, refs: Refs, dense: DenseVectors, share: float, trust: float = 0.0
+) -> None:
     """Blend each reference paper's dense similarity into what it counts by.
 
     The dense part is put on the scale of the paper's own tf-idf row (its best cosine),
     so max-over-seeds and the other weights mean what they meant without vectors; a
     paper whose words no candidate shares gets the typical scale of the others. A
     reference paper without a vector keeps its tf-idf row, and so does every candidate
-    without one.
+    without one. With `trust` > 0 a paper's share shrinks where its tf-idf and dense
+    neighbours disagree (dense.agreed_share).
     """
     assert model.dense is not None and model.dense_mean is not None
     assert model.dense_known is not None
@@ -95,7 +98,8 @@ def mix_dense_refs(model: EditionModel, refs: Refs, dense: DenseVectors, share: 
     scaled = scaled_similarity(vectors, model.dense, model.dense_mean)
     top = refs.to_candidates.max(axis=1, keepdims=True)
     typical = float(np.median(top[top > 0])) if (top > 0).any() else 1.0
-    share_of = np.where(top > 0, share, 1.0)
+    agreed = agreed_share(share, refs.to_candidates, np.nan_to_num(scaled), trust)[:, None]
+    share_of = np.where(top > 0, agreed, 1.0)
     mixed = (1 - share_of) * refs.to_candidates + share_of * scaled * np.where(
         top > 0, top, typical
     )

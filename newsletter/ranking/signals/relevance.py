@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from newsletter.ranking.dense import DenseVectors, scaled_similarity, stack
+from newsletter.ranking.dense import DenseVectors, agreed_share, scaled_similarity, stack
 from newsletter.ranking.model import EditionModel
 from newsletter.ranking.profile import Profile
 from newsletter.ranking.signals import Cells, ReaderRows
@@ -87,7 +87,9 @@ def words(
     dense_text = np.zeros(len(profiles), dtype=bool)
     if texts is not None and len(texts.position):
         assert model.dense_known is not None
-        dense_text = _mix_dense_text(text, profiles, texts, w.dense_text_weight, model.dense_known)
+        dense_text = _mix_dense_text(
+            text, profiles, texts, w.dense_text_weight, model.dense_known, w.dense_agreement
+        )
     if w.expansion_weight > 0:
         # Readers' words miss papers that say the same in other words; without a dense
         # match to find those, borrow the vocabulary of their best matches.
@@ -102,13 +104,16 @@ def _mix_dense_text(
     texts: Texts,
     share: float,
     known: np.ndarray,
+    trust: float = 0.0,
 ) -> np.ndarray:
     """Blend in, per reader, the best dense match of any one of their texts (in place).
 
     The best single keyword or description, as with seeds: one reader's several
     keywords are often several interests. On the reader's tf-idf scale; a reader whose
     words tf-idf does not know at all gets the dense match alone. Candidates without a
-    vector (`known` False) keep their tf-idf value. Returns which readers had one.
+    vector (`known` False) keep their tf-idf value. With `trust` > 0 a reader's share
+    shrinks as far as the two rankings disagree (dense.agreed_share). Returns which
+    readers had one.
     """
     groups = [[(t, 1.0) for t in p.texts if t in texts.position] for p in profiles]
     best = group_max(texts.scaled, texts.position, groups)
@@ -118,8 +123,10 @@ def _mix_dense_text(
     rows = np.flatnonzero(has)
     top = text[rows].max(axis=1, keepdims=True)
     scale = np.where(top > 0, top, 1.0)
-    share_of = np.where(top > 0, share, 1.0)
-    mixed = (1 - share_of) * text[rows] + share_of * best.values[best.slot[rows]] * scale
+    semantic = best.values[best.slot[rows]]
+    agreed = agreed_share(share, text[rows], semantic, trust)[:, None]
+    share_of = np.where(top > 0, agreed, 1.0)
+    mixed = (1 - share_of) * text[rows] + share_of * semantic * scale
     text[rows] = np.where(known[None, :], mixed, text[rows])
     return has
 
