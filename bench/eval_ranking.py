@@ -29,7 +29,7 @@ import argparse
 import itertools
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,23 +155,41 @@ def cross_validate(
     name: str,
     model: EditionModel,
     profiles: list[dict],
-    candidates: dict[str, RankWeights],
+    candidates: Callable[[RankWeights], dict[str, RankWeights]],
+    bases: list[RankWeights],
     dense: DenseVectors | None = None,
-) -> tuple[Scores, str]:
-    """Score each fold with the weights best on the other folds; return them and the pick on all."""
-    table = {label: blend_scores(model, profiles, w, dense) for label, w in candidates.items()}
+) -> tuple[Scores, str, RankWeights]:
+    """Score each fold with the weights best on the other folds.
+
+    `candidates(base)` is the grid around a fold's base weights, `bases` one base per
+    fold and a last one for all profiles: the MiniLM grid starts from the default
+    install's weights chosen on the same training folds, so nothing is tuned on the
+    profiles it is judged on. Returns the held-out scores and the pick on all profiles.
+    """
+    cache: dict[RankWeights, tuple[np.ndarray, np.ndarray]] = {}
+
+    def scores(w: RankWeights) -> tuple[np.ndarray, np.ndarray]:
+        if w not in cache:
+            cache[w] = blend_scores(model, profiles, w, dense)
+        return cache[w]
+
+    def best(grid_: dict[str, RankWeights], rows: np.ndarray) -> str:
+        # Ties go to the first label of the grid, so the choice is reproducible.
+        return max(grid_, key=lambda label: round(float(scores(grid_[label])[0][rows].mean()), 6))
+
     folds = fold_of(len(profiles))
     ndcg = np.zeros(len(profiles))
     p5 = np.zeros(len(profiles))
     chosen = []
     for fold in range(FOLDS):
         train = folds != fold
-        # Ties go to the first label of the grid, so the choice is reproducible.
-        best = max(table, key=lambda label: round(float(table[label][0][train].mean()), 6))
-        ndcg[~train], p5[~train] = table[best][0][~train], table[best][1][~train]
-        chosen.append(best)
-    shipped = max(table, key=lambda label: round(float(table[label][0].mean()), 6))
-    return Scores(name, ndcg, p5, chosen), shipped
+        options = candidates(bases[fold])
+        label = best(options, train)
+        ndcg[~train], p5[~train] = (values[~train] for values in scores(options[label]))
+        chosen.append(label)
+    options = candidates(bases[FOLDS])
+    shipped = best(options, np.ones(len(profiles), dtype=bool))
+    return Scores(name, ndcg, p5, chosen), shipped, options[shipped]
 
 
 def row(s: Scores, names: list[str]) -> str:
@@ -206,9 +224,16 @@ def main() -> None:
         fixed("keyword match", m.keyword_match, model, profiles),
         tfidf := fixed("tf-idf cosine", m.tfidf_cosine, model, profiles),
     ]
-    default, default_pick = cross_validate(
-        "default install (CV)", model, profiles, grid(RankWeights(), DEFAULT_GRID)
+    start = RankWeights()
+    default, default_pick, default_weights = cross_validate(
+        "default install (CV)",
+        model,
+        profiles,
+        lambda base: grid(base, DEFAULT_GRID),
+        [start] * (FOLDS + 1),
     )
+    # The weights each fold chose, as the base of the MiniLM grid on that fold.
+    fold_bases = [grid(start, DEFAULT_GRID)[label] for label in default.chosen]
     shipped = {"default install": default_pick}
     minilm = dense_only = None
     if isinstance(stored, tuple):
@@ -217,11 +242,12 @@ def main() -> None:
         dense_only = fixed(f"{model_name} alone", m.dense_alone(dense), model, profiles)
         rows.append(dense_only)
         rows.append(default)
-        minilm, minilm_pick = cross_validate(
+        minilm, minilm_pick, _ = cross_validate(
             f"default + {model_name} (CV)",
             dense_model,
             profiles,
-            grid(RankWeights(), DENSE_GRID),
+            lambda base: grid(base, DENSE_GRID),
+            [*fold_bases, default_weights],
             dense,
         )
         shipped["with MiniLM"] = minilm_pick

@@ -108,16 +108,17 @@ def rank_chunk(
                  tf-idf signal's own range: the best dense match of any one keyword or
                  description with share NEWSLETTER_RANK_DENSE_TEXT_WEIGHT [0.8] (short
                  texts are where exact words fail), the seed/liked papers' with share
-                 NEWSLETTER_RANK_DENSE_PAPER_WEIGHT [0.1]. Chosen on the tuning half of
+                 NEWSLETTER_RANK_DENSE_PAPER_WEIGHT [0.1]. Chosen by cross-validation in
                  bench/eval_ranking.py.
                  Without a dense match, the keyword/description signal is expanded
                  instead: mixed with similarity to the reader's best
                  NEWSLETTER_RANK_EXPANSION_DEPTH [2] matches, share
-                 NEWSLETTER_RANK_EXPANSION_WEIGHT [0.5] (pseudo-relevance feedback).
-                 Once a reader has NEWSLETTER_RANK_MIN_FEEDBACK [6] labelled papers (at
+                 NEWSLETTER_RANK_EXPANSION_WEIGHT [0.7] (pseudo-relevance feedback).
+                 Once a reader has NEWSLETTER_RANK_MIN_FEEDBACK [4] labelled papers (at
                  least 2 liked/clicked and 2 hidden/ignored), a per-reader logistic
-                 regression over tf-idf (signals/feedback.py) is mixed in with weight
-                 NEWSLETTER_RANK_FEEDBACK_WEIGHT [0.35].
+                 regression over tf-idf (signals/feedback.py; the rest of the edition
+                 counts as a negative too, RankWeights.feedback_background [10]) is
+                 mixed in with weight NEWSLETTER_RANK_FEEDBACK_WEIGHT [0.85].
     score      = NEWSLETTER_RANK_RELEVANCE_WEIGHT [1.0]  * relevance
                + NEWSLETTER_RANK_TRENDING_WEIGHT  [0.15] * log(1 + upvotes) / log(1 + max upvotes)
                + NEWSLETTER_RANK_RECENCY_WEIGHT   [0.05] * 0.5 ** (age / half-life)

@@ -199,3 +199,31 @@ def test_a_preview_ranks_exactly_as_the_send_path(sqlite_url: str, monkeypatch):
     assert [p["arxiv_id"] for p in preview] == [p["arxiv_id"] for p in sent]
     assert [p["reason"] for p in preview] == [p["reason"] for p in sent]
     assert "graph.1" not in [p["arxiv_id"] for p in sent]
+
+
+def test_two_likes_and_two_hides_favour_the_liked_theme_over_papers_unlike_either():
+    # As arxiv-sanity counts every untagged paper against a tag, the edition's mean
+    # paper counts against the liked theme: without it, two likes and two hides teach
+    # only "not diffusion", and a paper on any third topic scores like the liked ones.
+    from newsletter.ranking.signals.feedback import learned
+    from newsletter.ranking.signals.references import reference_papers
+
+    papers = edition()
+    model = fit_edition(papers)
+    ids = [p.arxiv_id for p in papers]
+    rl = [a for a in ids if topic_of(a) == "rl"]
+    diffusion = [a for a in ids if topic_of(a) == "diffusion"]
+    reader = Profile(liked=rl[:2], hidden=diffusion[:2])
+    refs = reference_papers(model, [reader], {})
+
+    def margin(background: float) -> float:
+        scores, has_model = learned(
+            model, [reader], refs, RankWeights(min_feedback=4, feedback_background=background)
+        )
+        assert has_model[0]
+        topics = np.array([topic_of(a) for a in ids])
+        others = ~np.isin(topics, ["rl", "diffusion"])
+        return float(scores[0, topics == "rl"].mean() - scores[0, others].max())
+
+    assert margin(10.0) > 0
+    assert margin(10.0) > margin(0.0)

@@ -4,8 +4,8 @@ bench/eval_ranking.py is the full evaluation (cross-validation, anchors, the REA
 table); this runs its data through the shipped default weights, with and without the
 committed MiniLM vectors (read from bench/data, so no torch is needed), and fails when
 a change to the ranking costs more than a little nDCG@10. The floors sit 0.02 under the
-figures measured when they were set (0.818 default install, 0.856 with MiniLM, 0.753
-for tf-idf cosine); raise them when the ranking improves.
+figures measured when they were set on the 40 profiles (0.791 default install, 0.839
+with MiniLM, 0.733 for tf-idf cosine); raise them when the ranking improves.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import eval_ranking  # noqa: E402
 
 from newsletter.ranking.score import RankWeights, fit_edition  # noqa: E402
 
-DEFAULT_FLOOR = 0.798
-MINILM_FLOOR = 0.836
+DEFAULT_FLOOR = 0.771
+MINILM_FLOOR = 0.819
 
 
 @pytest.fixture(scope="module")

@@ -130,7 +130,7 @@ def _fit_batch(
             strength[b, width - 1] = background_share * max(negatives, 1.0)
     gram *= (strength > 0)[:, :, None]
     alpha, bias = fit_dual(gram, labels, balanced_weights(labels, strength))
-    kernel = refs.to_candidates[index]
+    kernel = refs.anchor_table[index]
     if background is not None:
         kernel[:, width - 1, :] = background[1]
     values = decision(alpha, bias, kernel)
