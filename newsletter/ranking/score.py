@@ -108,7 +108,9 @@ def rank_chunk(
                  tf-idf signal's own range: the best dense match of any one keyword or
                  description with share NEWSLETTER_RANK_DENSE_TEXT_WEIGHT [0.8] (short
                  texts are where exact words fail), the seed/liked papers' with share
-                 NEWSLETTER_RANK_DENSE_PAPER_WEIGHT [0.1]. Chosen by cross-validation in
+                 NEWSLETTER_RANK_DENSE_PAPER_WEIGHT [0.1]. Both shares shrink as far as
+                 the two rankings' top 10 differ (RankWeights.dense_agreement [1],
+                 dense.agreed_share). Chosen by cross-validation in
                  bench/eval_ranking.py.
                  Without a dense match, the keyword/description signal is expanded
                  instead: mixed with similarity to the reader's best

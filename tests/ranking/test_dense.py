@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from newsletter.ranking.dense import DenseVectors, scaled_similarity
+from newsletter.ranking.dense import DenseVectors, agreed_share, scaled_similarity
 from newsletter.ranking.profile import Profile
 from newsletter.ranking.score import RankWeights, dense_ready, fit_edition, rank
 from tests.ranking.factories import edition, paper
@@ -58,7 +59,7 @@ def test_a_paper_in_other_words_rises_once_papers_and_keywords_have_vectors():
     assert set(mixed[:2]) == {"ood.1", "ood.2"}
     assert mixed[2] == "nov.1"  # the synonym now beats the decoy
     # With little say, the dense signal still brings the synonym in, below the decoy.
-    weak = RankWeights(dense_text_weight=0.25)
+    weak = RankWeights(dense_text_weight=0.25, dense_agreement=0.0)
     assert ids(rank(model, [reader], 4, weights=weak, dense=dense_for(OOD))[0])[2:] == [
         "det.1",
         "nov.1",
@@ -181,3 +182,13 @@ def test_with_too_few_candidates_embedded_the_edition_ranks_as_without_vectors()
     mixed = rank(model, readers, 6, dense=dense_for(OOD, "novelty of classifiers"))
     assert [ids(p) for p in mixed] == [ids(p) for p in plain]
     assert dense_ready(fit_edition(items, vectors=vectors_of(items)))
+
+
+def test_the_dense_share_shrinks_as_far_as_the_two_rankings_disagree():
+    lexical = np.tile(np.arange(30, dtype=np.float32), (3, 1))
+    semantic = np.stack([lexical[0], lexical[0][::-1], lexical[0] * 0 + np.arange(30) % 15])
+    shares = agreed_share(0.8, lexical, semantic, trust=1.0)
+    assert shares[0] == pytest.approx(0.8)  # same top 10: the full share
+    assert shares[1] == pytest.approx(0.0)  # disjoint top 10: tf-idf alone
+    assert 0.0 < shares[2] < 0.8
+    assert np.allclose(agreed_share(0.8, lexical, semantic, trust=0.0), 0.8)

@@ -4,7 +4,7 @@ bench/eval_ranking.py is the full evaluation (cross-validation, anchors, the REA
 table); this runs its data through the shipped default weights, with and without the
 committed MiniLM vectors (read from bench/data, so no torch is needed), and fails when
 a change to the ranking costs more than a little nDCG@10. The floors sit 0.02 under the
-figures measured when they were set on the 40 profiles (0.791 default install, 0.839
+figures measured when they were set on the 40 profiles (0.791 default install, 0.831
 with MiniLM, 0.733 for tf-idf cosine); raise them when the ranking improves.
 """
 
@@ -25,7 +25,7 @@ import eval_ranking  # noqa: E402
 from newsletter.ranking.score import RankWeights, fit_edition  # noqa: E402
 
 DEFAULT_FLOOR = 0.771
-MINILM_FLOOR = 0.819
+MINILM_FLOOR = 0.811
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,8 @@ def test_the_blend_with_stored_minilm_vectors_ranks_above_its_floor(judged):
     default, _ = eval_ranking.blend_scores(model, profiles, RankWeights(), None)
     assert ndcg.mean() >= MINILM_FLOOR
     assert ndcg.mean() > default.mean()
+    # Where tf-idf and MiniLM disagree the dense share shrinks: no reader loses much.
+    assert (ndcg - default).min() >= -0.03
 
 
 def test_ndcg_is_one_for_the_ideal_order_and_zero_for_nothing_relevant():
