@@ -78,6 +78,10 @@ class RankWeights(Section):
     # Never two picks at least this similar (cosine); above 1 turns the cut off.
     duplicate_similarity: float = Field(0.8, gt=0)
     min_feedback: int = Field(4, ge=2)
+    # Readers who wrote keywords or a description: their words keep this share against
+    # the feedback model, which they need this many labels for (see signals/feedback.py).
+    text_feedback_weight: float = Field(0.35, ge=0, le=1)
+    text_min_feedback: int = Field(6, ge=2)
     # The rest of the edition as one more negative for the feedback model (its mean
     # paper), with this many times the weight of the reader's own negatives; 0 = off.
     feedback_background: float = Field(10.0, ge=0)

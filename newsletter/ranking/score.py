@@ -120,7 +120,11 @@ def rank_chunk(
                  least 2 liked/clicked and 2 hidden/ignored), a per-reader logistic
                  regression over tf-idf (signals/feedback.py; the rest of the edition
                  counts as a negative too, RankWeights.feedback_background [10]) is
-                 mixed in with weight NEWSLETTER_RANK_FEEDBACK_WEIGHT [0.85].
+                 mixed in with weight NEWSLETTER_RANK_FEEDBACK_WEIGHT [0.85]. Readers who
+                 also wrote keywords or a description need
+                 NEWSLETTER_RANK_TEXT_MIN_FEEDBACK [6] labels and mix it in with
+                 NEWSLETTER_RANK_TEXT_FEEDBACK_WEIGHT [0.35]: cross-validation chose 0.85
+                 on readers with likes and hides only, and no judged reader yet has both.
     score      = NEWSLETTER_RANK_RELEVANCE_WEIGHT [1.0]  * relevance
                + NEWSLETTER_RANK_TRENDING_WEIGHT  [0.15] * log(1 + upvotes) / log(1 + max upvotes)
                + NEWSLETTER_RANK_RECENCY_WEIGHT   [0.05] * 0.5 ** (age / half-life)
@@ -154,9 +158,8 @@ def rank_chunk(
     asked = boosts.asked(model, profiles)
 
     score = relevant.score
-    score[has_model] = (1 - w.feedback_weight) * score[has_model] + w.feedback_weight * learned[
-        has_model
-    ]
+    mix = feedback.mix(profiles, w)[has_model, None]
+    score[has_model] = (1 - mix) * score[has_model] + mix * learned[has_model]
     score *= w.relevance_weight
     score += boosts.popularity(model, score, relevant.silent & ~has_model, w)
     score += boosts.phrases(asked, relevant.text, relevant.text_top, w)

@@ -69,7 +69,13 @@ def test_enough_feedback_trains_a_model_that_reorders_the_digest():
     with_model = rank(model, [reader], 4, weights=weights, library=library)[0]
     assert {topic_of(p.arxiv_id) for p in with_model[:2]} == {"rl"}
     # Below the threshold no model is trained; the reasons show the difference.
-    no_model = rank(model, [reader], 20, weights=RankWeights(min_feedback=50), library=library)[0]
+    no_model = rank(
+        model,
+        [reader],
+        20,
+        weights=RankWeights(min_feedback=50, text_min_feedback=50),
+        library=library,
+    )[0]
     llm_rank = lambda picks: min(i for i, p in enumerate(picks) if p.arxiv_id.startswith("llm."))  # noqa: E731
     full = rank(model, [reader], 20, weights=weights, library=library)[0]
     assert llm_rank(full) > llm_rank(no_model)
@@ -227,3 +233,17 @@ def test_two_likes_and_two_hides_favour_the_liked_theme_over_papers_unlike_eithe
 
     assert margin(10.0) > 0
     assert margin(10.0) > margin(0.0)
+
+
+def test_a_reader_who_wrote_keywords_keeps_their_words_weight_against_the_feedback_model():
+    """The cross-validated feedback share was chosen on readers with likes only; readers
+    with their own words mix the model in with text_feedback_weight and need more labels."""
+    from newsletter.ranking.signals import feedback
+
+    weights = RankWeights(feedback_weight=0.85, text_feedback_weight=0.35)
+    words = Profile(keywords=["benchmarks"], liked=["a", "b"], hidden=["c", "d"])
+    likes_only = Profile(liked=["a", "b"], hidden=["c", "d"])
+    assert feedback.mix([words, likes_only], weights).tolist() == pytest.approx([0.35, 0.85])
+    refs_free = [(p, len(feedback._examples([p], weights))) for p in (words, likes_only)]
+    # Four labels train a model for the likes-only reader; the reader with words needs six.
+    assert [n for _, n in refs_free] == [0, 1]

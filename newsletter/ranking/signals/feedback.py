@@ -51,6 +51,20 @@ def learned(
     return scores, has_model
 
 
+def mix(profiles: Sequence[Profile], w: RankWeights) -> np.ndarray:
+    """Return each reader's share of the feedback model (float32, one per reader).
+
+    The shipped feedback_weight was chosen by cross-validation on readers who gave
+    only likes and hides; for readers who also wrote keywords or a description (no
+    judged profile covers them yet) their own words keep the share that was measured
+    with them before: text_feedback_weight.
+    """
+    return np.array(
+        [w.text_feedback_weight if p.texts else w.feedback_weight for p in profiles],
+        dtype=np.float32,
+    )
+
+
 def _examples(
     profiles: Sequence[Profile], w: RankWeights
 ) -> list[tuple[int, list[tuple[str, int, float]]]]:
@@ -75,7 +89,8 @@ def _examples(
             ]
         negatives = (explicit[-MAX_NEGATIVES:] + implicit)[:MAX_NEGATIVES]
         positives = positives[-MAX_POSITIVES:]
-        enough = len(positives) + len(negatives) >= w.min_feedback
+        needed = w.text_min_feedback if profile.texts else w.min_feedback
+        enough = len(positives) + len(negatives) >= needed
         if len(positives) >= 2 and len(negatives) >= 2 and enough:
             examples.append((reader, positives + negatives))
     return examples
