@@ -89,6 +89,9 @@ class SuppressionReason(enum.StrEnum):
     COMPLAINT = "complaint"
     MANUAL = "manual"
     UNSUBSCRIBE = "unsubscribe"
+    # The reader asked to be forgotten: the row holds a hash of the address, never the
+    # address (newsletter.subscriptions.erasure), so imports cannot re-add them.
+    ERASED = "erased"
 
 
 class Paper(Base):
@@ -375,3 +378,20 @@ class RateCounter(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     hits: Mapped[int] = mapped_column(Integer, default=0)
     window_ends: Mapped[datetime] = mapped_column(index=True)
+
+
+class AdminAction(Base):
+    """One thing an operator did on /admin (pause, retry, suppress...): who, when, what.
+
+    `target` names what it was done to ("edition 3", "subscriber 42"), never an address:
+    a reader who is later erased must not live on in this log.
+    """
+
+    __tablename__ = "admin_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200))  # the admin user and client address
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
