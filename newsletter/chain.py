@@ -37,6 +37,7 @@ from newsletter.delivery.ratelimit import RateLimitTimeout
 from newsletter.delivery.send import Outcome, compose_chunk, send_composed
 from newsletter.editions import plan_deliveries
 from newsletter.models import Delivery, Edition
+from newsletter.operations.heartbeat import stamp_plan
 from newsletter.queues import broker
 from newsletter.ranking.readers import rank_and_record
 from newsletter.schedule import quiet_days_included
@@ -77,7 +78,10 @@ class Handoff(Protocol):
 def plan(now: datetime | None = None) -> list[int]:
     """Create the Delivery rows of everyone due at `now`; return the new rows' ids."""
     with session_scope() as session:
-        return plan_deliveries(session, now)
+        ids = plan_deliveries(session, now)
+        # The operator view alerts when beat stops planning (newsletter.monitoring).
+        stamp_plan(session, utcnow())
+        return ids
 
 
 def sweep(*, everything: bool = False) -> list[int]:

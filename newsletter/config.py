@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # Sentence embeddings: "off", "minilm" (all-MiniLM-L6-v2, the `embeddings` extra), or
     # "package.module:factory" returning an object with .name and .encode(texts).
     embeddings: str = Field("off", min_length=1)
+    # --- operators' cockpit: /admin actions and alerts (issue 15) -----------------
+    # /admin alerts when the oldest message of a queue has waited longer than this.
+    alert_queue_age_minutes: float = Field(15.0, gt=0)
 
     ranking: RankWeights = _section(RankWeights)
     send: SendSettings = _section(SendSettings)

@@ -21,16 +21,16 @@ from sqlalchemy.orm import Session
 from newsletter.brokerstats import QUEUES, QueueStats, queue_stats, redis_client, ses_quota
 from newsletter.config import get_settings
 from newsletter.delivery.breaker import read as read_breaker
-from newsletter.models import (
-    Delivery,
-    DeliveryState,
-    Edition,
-    EmailEvent,
-    IngestRun,
-    Paper,
-    Subscriber,
-    Suppression,
+from newsletter.models import Delivery, DeliveryState, Edition, Paper, Subscriber, Suppression
+from newsletter.operations.counts import (
+    events_since,
+    grouped_counts,
+    recent_bad_addresses,
+    recent_failures,
+    recent_ingest_runs,
+    sent_since,
 )
+from newsletter.operations.heartbeat import last_plan
 from newsletter.queues import WorkerStats, broker
 from newsletter.timeutil import as_utc, utcnow
 
@@ -43,8 +43,9 @@ SES_COMPLAINT_LIMIT = 0.001
 BOUNCE_WARN = 0.02
 COMPLAINT_WARN = 0.0005
 RATE_WINDOW = timedelta(days=7)
-# A queue whose oldest message waited this long has no (or too few) workers.
-STALE_QUEUE_SECONDS = 15 * 60
+# A queue whose oldest message waited NEWSLETTER_ALERT_QUEUE_AGE_MINUTES has no (or too
+# few) workers; beat that has not planned for BEAT_LATE plan intervals has stopped.
+BEAT_LATE = 2
 # New papers are embedded right after their ingest; older than this without a vector
 # means no worker is doing it.
 EMBED_LAG = timedelta(hours=1)
@@ -89,6 +90,10 @@ class Overview:
     # With embeddings on: the model, papers first seen in 7 days, how many have a vector,
     # and how many of those older than an hour still have none (the embed task lags).
     embeddings: dict[str, Any] | None = None
+    # When the plan step last ran (beat's heartbeat), and the limits alerts compare with.
+    last_plan_at: datetime | None = None
+    plan_interval_seconds: float = 300.0
+    queue_age_limit_seconds: float = 15 * 60.0
     alerts: list[str] = field(default_factory=list)
 
     @property
@@ -168,99 +173,6 @@ def edition_stats(session: Session, now: datetime) -> list[EditionStats]:
     return out
 
 
-def _count(session: Session, query: Any) -> int:
-    return int(session.scalar(query) or 0)
-
-
-def sent_since(session: Session, since: datetime) -> int:
-    return _count(
-        session,
-        select(func.count())
-        .select_from(Delivery)
-        .where(Delivery.state == DeliveryState.SENT, Delivery.sent_at >= since),
-    )
-
-
-def events_since(
-    session: Session, event_type: str, since: datetime, detail_prefix: str = ""
-) -> int:
-    query = (
-        select(func.count())
-        .select_from(EmailEvent)
-        .where(EmailEvent.event_type == event_type, EmailEvent.received_at >= since)
-    )
-    if detail_prefix:
-        query = query.where(EmailEvent.detail.like(f"{detail_prefix}%"))
-    return _count(session, query)
-
-
-def grouped_counts(session: Session, column: Any) -> dict[str, int]:
-    return {
-        str(k): int(v) for k, v in session.execute(select(column, func.count()).group_by(column))
-    }
-
-
-def recent_failures(session: Session, limit: int = 10) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Delivery, Subscriber.email, Edition.key)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .join(Edition, Edition.id == Delivery.edition_id)
-        .where(Delivery.state.in_([DeliveryState.FAILED, DeliveryState.UNCERTAIN]))
-        .order_by(Delivery.updated_at.desc())
-        .limit(limit)
-    ).all()
-    return [
-        {
-            "delivery_id": d.id,
-            "edition": key,
-            "email": email,
-            "state": d.state,
-            "attempts": d.attempts,
-            "error": (d.last_error or "")[:300],
-            "updated_at": as_utc(d.updated_at),
-        }
-        for d, email, key in rows
-    ]
-
-
-def recent_ingest_runs(session: Session, limit: int = 10) -> list[dict[str, Any]]:
-    runs = session.scalars(select(IngestRun).order_by(IngestRun.started_at.desc()).limit(limit))
-    return [
-        {
-            "id": r.id,
-            "source": r.source,
-            "started_at": as_utc(r.started_at),
-            "finished_at": as_utc(r.finished_at) if r.finished_at else None,
-            "fetched": r.fetched,
-            "new": r.new,
-            "updated": r.updated,
-            "skipped": r.skipped,
-            "problems": len(r.problems or []),
-            "error": (r.error or "")[:300] or None,
-        }
-        for r in runs
-    ]
-
-
-def recent_bad_addresses(session: Session, limit: int = 10) -> list[dict[str, Any]]:
-    """List the latest bounce and complaint events (what suppressed whom, and why)."""
-    events = session.scalars(
-        select(EmailEvent)
-        .where(EmailEvent.event_type.in_(["bounce", "complaint"]))
-        .order_by(EmailEvent.received_at.desc(), EmailEvent.id.desc())
-        .limit(limit)
-    )
-    return [
-        {
-            "type": e.event_type,
-            "recipient": e.recipient,
-            "detail": (e.detail or "")[:300],
-            "received_at": as_utc(e.received_at),
-        }
-        for e in events
-    ]
-
-
 # --- the snapshot -----------------------------------------------------------------
 
 
@@ -320,6 +232,9 @@ def overview(
         sending=breaker.describe(now),
         sending_paused=breaker.is_open(now),
         ses_quota=quota,
+        last_plan_at=last_plan(session),
+        plan_interval_seconds=settings.plan_interval_seconds,
+        queue_age_limit_seconds=settings.alert_queue_age_minutes * 60,
     )
     if quota and quota.get("max_send_rate"):
         result.send_rate_limit = settings.send.rate or quota["max_send_rate"]
@@ -372,11 +287,17 @@ def alerts(view: Overview) -> list[str]:
     if view.queue_error:
         out.append(view.queue_error)
     for queue in view.queues:
-        if queue.oldest_age_seconds is not None and queue.oldest_age_seconds > STALE_QUEUE_SECONDS:
-            minutes = queue.oldest_age_seconds / 60
-            out.append(f"queue {queue.name}: oldest message waited {minutes:.0f} min")
-    if view.workers is not None and not view.workers and any(q.depth for q in view.queues):
-        out.append("no worker answered, and work is waiting in the queues")
+        age = queue.oldest_age_seconds
+        if age is not None and age > view.queue_age_limit_seconds:
+            out.append(f"queue {queue.name}: oldest message waited {age / 60:.0f} min")
+    if view.workers is not None and not view.workers:
+        waiting = any(q.depth for q in view.queues)
+        out.append(
+            "no worker answered, and work is waiting in the queues"
+            if waiting
+            else "no worker answered: nothing will be planned, ranked or sent"
+        )
+    out.extend(beat_alerts(view))
     if view.worker_error:
         out.append(view.worker_error)
     uncertain = sum(e.states.get(DeliveryState.UNCERTAIN, 0) for e in view.editions)
@@ -401,3 +322,19 @@ def alerts(view: Overview) -> list[str]:
         if run["error"]:
             out.append(f"latest {source} ingest failed: {run['error']}")
     return out
+
+
+def beat_alerts(view: Overview) -> list[str]:
+    """Beat must plan every interval; only checked with a broker (no beat without one)."""
+    if view.broker.startswith("embedded"):
+        return []
+    interval = view.plan_interval_seconds
+    if view.last_plan_at is None:
+        return ["beat has never planned a send: is the `beat` process running?"]
+    late = (view.generated_at - view.last_plan_at).total_seconds()
+    if late <= BEAT_LATE * interval:
+        return []
+    return [
+        f"beat has not planned for {late / 60:.0f} min (it should every "
+        f"{interval / 60:g} min): is the `beat` process running?"
+    ]

@@ -182,26 +182,11 @@ def sending_pause(reason: str) -> None:
 @sending.command("resume")
 def sending_resume() -> None:
     """Close the breaker and send everything still pending."""
-    from newsletter.config import get_settings
-    from newsletter.db import session_scope
-    from newsletter.delivery import breaker, state
+    from newsletter.operations.sending import resume
 
     ready_database()
-    with session_scope() as session:
-        breaker.resume(session)
-    settings = get_settings()
-    if settings.redis_url:
-        import redis
-
-        from newsletter.delivery import ratelimit
-
-        # Forget the cached account and quota: the operator may have raised them.
-        ratelimit.clear(redis.Redis.from_url(settings.redis_url))
-    with session_scope() as session:
-        ids = state.pending_ids(session)
-    click.echo(f"sending resumed; {len(ids)} pending deliveries")
-    if ids:
-        click.echo(requeue(ids))
+    for line in resume():
+        click.echo(line)
 
 
 COMMANDS = [send_due, deliveries, sending]

@@ -54,7 +54,8 @@ from newsletter.timeutil import as_utc, utcnow
 log = logging.getLogger(__name__)
 
 # "change-email" is the confirm email, sent to the new address of a change of address.
-KINDS = ("confirm", "welcome", "goodbye", "change-email")
+# "links" mails a reader their preferences link again (an operator's action on /admin).
+KINDS = ("confirm", "welcome", "goodbye", "change-email", "links")
 # How long a send waits for the shared rate limiter before the task retries later.
 LIMITER_WAIT = 30.0
 # An email that could not go out for this long (sending paused) is dropped.
@@ -87,7 +88,7 @@ def context_for(
     links = links_for(subscriber.id, subscriber.token_generation)
     if name == "confirm":
         return {"email": subscriber.email, "confirm_url": confirm_url(subscriber, signup_request)}
-    if name == "welcome":
+    if name in ("welcome", "links"):
         return {
             "email": subscriber.email,
             "preferences_url": links.preferences,

@@ -241,7 +241,7 @@ def test_inlined_html_keeps_media_queries_and_their_important_flags():
     assert "4 papers picked for you" in preheader.text_content()
 
 
-@pytest.mark.parametrize("name", ["confirm", "welcome", "goodbye"])
+@pytest.mark.parametrize("name", ["confirm", "welcome", "goodbye", "links"])
 def test_transactional_emails_are_inlined_and_have_a_text_twin(name):
     from newsletter.render.transactional import render_transactional
 
@@ -296,7 +296,7 @@ def test_an_internationalised_address_and_a_long_unicode_subject_survive_the_hea
     assert composed.subject.endswith("…")
 
 
-@pytest.mark.parametrize("name", ["confirm", "welcome"])
+@pytest.mark.parametrize("name", ["confirm", "welcome", "links"])
 def test_outlook_gets_its_settings_and_a_button_on_a_coloured_cell(name):
     """Outlook (Word) ignores padding on links and guesses fonts and DPI without help."""
     from newsletter.render.transactional import render_transactional

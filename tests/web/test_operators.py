@@ -147,7 +147,7 @@ def test_admin_shows_queues_editions_rates_failures_and_ingest_runs(
     assert response.status_code == 200
     page = response.text
     for heading in ("Queues", "Workers", "Current editions", "Sending", "Recent failures"):
-        assert f"<h2>{heading}</h2>" in page
+        assert f">{heading}</h2>" in page
     assert "<td>schedule</td><td>1</td>" in page
     assert "daily-2026-11-26" in page
     assert "MessageRejected" in page

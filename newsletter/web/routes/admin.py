@@ -8,23 +8,34 @@ wrong is refused for a while (see newsletter.web.login_guard).
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.monitoring import SES_BOUNCE_LIMIT, SES_COMPLAINT_LIMIT, Overview, overview
+from newsletter.operations import actions
+from newsletter.operations.actions import LoggedAction
+from newsletter.operations.editions import EditionProgress, progress
+from newsletter.operations.history import daily_rates, sends_per_minute
+from newsletter.subscriptions.validation import InvalidInput, has_control_characters
+from newsletter.web.charts import Chart, rate_chart, sends_chart
+from newsletter.web.formdata import BadForm, csrf_problem, read_form, unreadable
 from newsletter.web.templating import notice, render_page
+from newsletter.web.throttle import client_address
 
 router = APIRouter()
 basic = HTTPBasic(auto_error=False, realm="newsletter admin")
 Credentials = Annotated[HTTPBasicCredentials | None, Depends(basic)]
 
 
+BACK = ("Back to the operators' page", "/admin")
 CHALLENGE = 'Basic realm="newsletter admin", charset="UTF-8"'
 
 
@@ -68,22 +79,59 @@ def refusal(
     return None
 
 
+def actor(request: Request, credentials: HTTPBasicCredentials | None) -> str:
+    """Who did it, for the action log: the admin user name and the client's address."""
+    user = credentials.username if credentials else "?"
+    client = client_address(request, get_settings().trusted_proxies)
+    return f"{user} from {client}"
+
+
+@dataclass
+class Cockpit:
+    overview: Overview
+    editions: list[EditionProgress]
+    sends: Chart
+    bounces: Chart
+    complaints: Chart
+    actions: list[LoggedAction]
+    done: LoggedAction | None  # the action the operator just took, to confirm it
+
+
+def cockpit(done_id: int | None = None) -> Cockpit:
+    with session_scope() as session:
+        view = overview(session)
+        now = view.generated_at
+        days = daily_rates(session, now)
+        return Cockpit(
+            overview=view,
+            editions=progress(session, now),
+            sends=sends_chart(sends_per_minute(session, now), now),
+            bounces=rate_chart(days, kind="bounce", limit=SES_BOUNCE_LIMIT),
+            complaints=rate_chart(days, kind="complaint", limit=SES_COMPLAINT_LIMIT),
+            actions=actions.recent(session),
+            done=actions.one(session, done_id),
+        )
+
+
 def snapshot() -> Overview:
     with session_scope() as session:
         return overview(session)
 
 
 @router.get("/admin", response_class=HTMLResponse)
-async def admin_page(request: Request, credentials: Credentials) -> Response:
+async def admin_page(
+    request: Request, credentials: Credentials, done: int | None = None
+) -> Response:
     refused = refusal(request, credentials)
     if refused is not None:
         return refused
-    view = await run_in_threadpool(snapshot)
+    view = await run_in_threadpool(cockpit, done)
     return render_page(
         request,
         "admin.html",
         {
-            "o": view,
+            "o": view.overview,
+            "c": view,
             "bounce_limit": SES_BOUNCE_LIMIT,
             "complaint_limit": SES_COMPLAINT_LIMIT,
         },
@@ -97,3 +145,33 @@ async def admin_json(request: Request, credentials: Credentials) -> Response:
         return refused
     view = await run_in_threadpool(snapshot)
     return JSONResponse(view.to_dict(), headers={"Cache-Control": "no-store"})
+
+
+async def guarded_form(
+    request: Request, credentials: HTTPBasicCredentials | None
+) -> tuple[FormData, str] | Response:
+    """Check the password and the form's CSRF token; return (form, actor) or the refusal.
+
+    Browsers resend Basic credentials to any site's form that posts here, so the
+    password alone proves nothing about a POST: the CSRF token does.
+    """
+    refused = refusal(request, credentials)
+    if refused is not None:
+        return refused
+    try:
+        form = await read_form(request)
+    except BadForm as exc:
+        return unreadable(request, exc)
+    problem = csrf_problem(request, form)
+    if problem:
+        return notice(request, "Nothing was done", problem, 400, link=BACK)
+    return form, actor(request, credentials)
+
+
+def text_field(form: FormData, name: str, limit: int = 200) -> str:
+    """A short one-line text field, trimmed; control characters and overlong text refused."""
+    value = form.get(name)
+    text = value.strip() if isinstance(value, str) else ""
+    if len(text) > limit or has_control_characters(text):
+        raise InvalidInput(f"keep it to one line of at most {limit} characters")
+    return text

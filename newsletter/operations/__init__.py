@@ -1,0 +1,4 @@
+"""What operators do from /admin: pause, retry, look a reader up, read the history.
+
+Domain functions only (no web): the /admin routes call them and log each action.
+"""

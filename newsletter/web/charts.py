@@ -1,0 +1,130 @@
+"""Chart geometry for /admin, drawn as inline SVG by templates/_charts.html.
+
+Python does the arithmetic (scales, ticks, coordinates); the Jinja macro writes the
+markup with autoescape, so the page needs no JavaScript and no chart library.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from newsletter.operations.history import DayRates
+
+WIDTH, HEIGHT = 720, 220
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 14, 28
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    title: str
+
+
+@dataclass
+class Chart:
+    title: str
+    summary: str  # what the chart says, for screen readers and as its caption
+    y_ticks: list[tuple[float, str]] = field(default_factory=list)
+    x_ticks: list[tuple[float, str]] = field(default_factory=list)
+    path: str = ""  # an area under a line, as an SVG path
+    line: str = ""
+    bars: list[Bar] = field(default_factory=list)
+    limit: tuple[float, str] | None = None  # (y, label) of a reference line
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+    top: int = TOP
+    bottom: int = HEIGHT - BOTTOM
+
+
+def nice_ceiling(value: float) -> float:
+    """Round up to 1, 2 or 5 times a power of ten (a readable top for an axis)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        if value <= step * power:
+            return float(step * power)
+    return float(10 * power)
+
+
+def _y(value: float, top_value: float) -> float:
+    return round(HEIGHT - BOTTOM - (HEIGHT - BOTTOM - TOP) * value / top_value, 1)
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def sends_chart(per_minute: list[int], now: datetime) -> Chart:
+    """An area chart of sends per minute over the last 24 hours, newest on the right."""
+    total, peak = sum(per_minute), max(per_minute, default=0)
+    top_value = nice_ceiling(peak)
+    chart = Chart(
+        title="Sends per minute, last 24 hours",
+        summary=f"{total} emails sent in 24 hours; busiest minute: {peak}.",
+    )
+    span = chart.right - chart.left
+    step = span / max(len(per_minute) - 1, 1)
+    points = [(round(chart.left + i * step, 1), _y(n, top_value)) for i, n in enumerate(per_minute)]
+    if points:
+        chart.line = "M" + " L".join(f"{x} {y}" for x, y in points)
+        chart.path = (
+            f"{chart.line} L{points[-1][0]} {chart.bottom} L{points[0][0]} {chart.bottom} Z"
+        )
+    chart.y_ticks = [
+        (_y(top_value * k / 4, top_value), _number(top_value * k / 4)) for k in range(5)
+    ]
+    start = now - timedelta(minutes=len(per_minute) - 1)
+    for hours_back in (24, 18, 12, 6, 0):
+        moment = now - timedelta(hours=hours_back)
+        minutes = (moment - start).total_seconds() / 60
+        x = round(chart.left + max(minutes, 0) * step, 1)
+        chart.x_ticks.append((x, "now" if not hours_back else moment.strftime("%H:%M")))
+    return chart
+
+
+def rate_chart(days: list[DayRates], *, kind: str, limit: float) -> Chart:
+    """Daily bounce or complaint rate as bars, with SES's review rate as a dashed line."""
+    rates = [d.bounce_rate if kind == "bounce" else d.complaint_rate for d in days]
+    known = [r for r in rates if r is not None]
+    top_value = nice_ceiling(max([limit * 1.25, *known]))
+    worst = max(known, default=None)
+    label = "Bounce" if kind == "bounce" else "Complaint"
+    percent = "{:.2%}" if kind == "bounce" else "{:.3%}"
+    chart = Chart(
+        title=f"{label} rate per day, last 30 days",
+        summary=(
+            f"Highest day: {percent.format(worst)}; SES reviews accounts above {limit:.1%}."
+            if worst is not None
+            else "Nothing was sent in 30 days."
+        ),
+    )
+    slot = (chart.right - chart.left) / max(len(days), 1)
+    for i, (day, rate) in enumerate(zip(days, rates, strict=True)):
+        if rate is None:
+            continue
+        y = _y(rate, top_value)
+        events = day.bounces if kind == "bounce" else day.complaints
+        chart.bars.append(
+            Bar(
+                x=round(chart.left + i * slot + slot * 0.15, 1),
+                y=y,
+                width=round(slot * 0.7, 1),
+                height=round(max(chart.bottom - y, 0.5), 1),
+                title=f"{day.day:%Y-%m-%d}: {percent.format(rate)} ({events} of {day.sent})",
+            )
+        )
+    chart.limit = (_y(limit, top_value), f"SES review {limit:.1%}")
+    chart.y_ticks = [
+        (_y(top_value * k / 4, top_value), f"{top_value * k / 4 * 100:g}%") for k in range(5)
+    ]
+    for i in range(0, len(days), 7):
+        chart.x_ticks.append((round(chart.left + (i + 0.5) * slot, 1), f"{days[i].day:%d %b}"))
+    return chart
