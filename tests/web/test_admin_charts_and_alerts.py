@@ -15,7 +15,7 @@ from newsletter.models import Delivery, TransactionalMail
 from newsletter.monitoring import overview
 from newsletter.operations.history import daily_rates, sends_per_minute
 from newsletter.subscriptions.bounces import record_ses_event
-from newsletter.web.charts import nice_ceiling
+from newsletter.web.charts import axis_top, nice_ceiling
 from tests.subscriptions.factories import make_sent_digest, make_subscriber
 from tests.subscriptions.sns_helpers import bounce, complaint
 from tests.web.admin_support import admin
@@ -74,9 +74,12 @@ def test_the_admin_page_draws_the_charts_with_ses_review_lines(admin: TestClient
     assert "SES review 5.0%" in page and "SES review 0.1%" in page
 
 
-@pytest.mark.parametrize(("value", "top"), [(0, 1), (3, 5), (7, 10), (0.0625, 0.1), (130, 200)])
-def test_axes_end_on_a_round_number(value: float, top: float):
-    assert nice_ceiling(value) == pytest.approx(top)
+@pytest.mark.parametrize(
+    ("peak", "top"), [(0, 4), (3, 4), (5, 8), (7, 8), (9, 20), (130, 200), (0.0769, 0.08)]
+)
+def test_a_y_axis_has_four_round_steps_above_the_peak(peak: float, top: float):
+    assert axis_top(peak) == pytest.approx(top)
+    assert nice_ceiling(top / 4) == pytest.approx(top / 4)
 
 
 def test_a_broker_with_no_worker_and_no_planning_beat_raises_alerts(redis_url: str):

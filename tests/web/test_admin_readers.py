@@ -136,3 +136,17 @@ def test_an_unknown_action_or_reader_is_refused_clearly(admin: TestClient):
     subscriber_id = reader_with_a_digest()
     assert post(admin, f"/admin/readers/{subscriber_id}/explode", {}).status_code == 404
     assert post(admin, "/admin/readers/999/suppress", {}).status_code == 404
+
+
+def test_no_link_is_mailed_to_a_suppressed_or_stopped_reader(admin: TestClient, isolated_settings):
+    subscriber_id = reader_with_a_digest()
+    page = f"/admin/readers/{subscriber_id}"
+    post(admin, f"{page}/suppress", {}, page=page)
+    assert "Email the preferences link" not in admin.get(page).text
+    refused = post(admin, f"{page}/links", {}, page=page)
+    assert refused.status_code == 400 and "lift the suppression first" in refused.text
+    with session_scope() as session:
+        session.get_one(Subscriber, subscriber_id).status = SubscriberStatus.BOUNCED
+    refused = post(admin, f"{page}/links", {}, page=page)
+    assert refused.status_code == 400 and "this one is bounced" in refused.text
+    assert outbox_messages(isolated_settings, "ada@example.org") == []

@@ -28,6 +28,7 @@ from newsletter.operations.readers import (
 )
 from newsletter.subscriptions.erasure import erase_subscriber, reader_data
 from newsletter.subscriptions.mail import queue_mail
+from newsletter.subscriptions.service import is_suppressed
 from newsletter.subscriptions.validation import InvalidInput
 from newsletter.web.routes.admin import BACK, Credentials, guarded_form, refusal, text_field
 from newsletter.web.templating import notice, render_page
@@ -113,6 +114,8 @@ def _resend_links(subscriber_id: int, actor: str) -> int:
             raise InvalidInput(
                 f"only active readers get their links; this one is {subscriber.status}"
             )
+        if is_suppressed(session, subscriber.email):
+            raise InvalidInput("the address is suppressed: lift the suppression first")
     # After the read committed: a page never sends mail inside its transaction.
     sent = queue_mail("links", subscriber_id)
     said = "preferences link queued" if sent else "the email could not be queued; try again"
