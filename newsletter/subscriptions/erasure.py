@@ -3,9 +3,10 @@
 The preferences page ("Download my data", "Delete me") and /admin call these same
 functions. Erasing deletes the subscriber row, and with it (foreign keys, ON DELETE
 CASCADE) their interests, feedback, deliveries, signup requests and transactional
-emails; SES events that name the address are kept for the bounce and complaint rates
-but lose the address. What stays is one suppression row holding `address_hash`, so
-an import of an old list cannot quietly subscribe them again.
+emails, and the stored embedding of their description; SES events that name the
+address are kept for the bounce and complaint rates but lose the address. What stays
+is one suppression row holding `address_hash`, so an import of an old list cannot
+quietly subscribe them again.
 
 The hash is a plain SHA-256 of the normalised address, not a keyed one: it must match
 for as long as the list lives, and a rotated secret key would silently let erased
@@ -27,11 +28,15 @@ from newsletter.models import (
     Edition,
     EmailEvent,
     Feedback,
+    Interest,
+    InterestKind,
     Subscriber,
     Suppression,
     SuppressionReason,
+    TextEmbedding,
     TransactionalMail,
 )
+from newsletter.ranking.vectors import digest
 from newsletter.subscriptions.validation import InvalidInput, normalise_email
 
 HASH_PREFIX = "sha256:"
@@ -157,6 +162,27 @@ def reader_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
     }
 
 
+def _forget_description(session: Session, subscriber: Subscriber) -> None:
+    """Delete the stored embedding of the reader's own description (free text: theirs).
+
+    Keywords are shared vocabulary and stay; a description stays only while another
+    reader's is word for word the same.
+    """
+    parts = [i.value for i in subscriber.interests if i.kind == InterestKind.DESCRIPTION]
+    text = " ".join(parts)
+    if not text:
+        return
+    shared = session.scalar(
+        select(Interest.id).where(
+            Interest.kind == InterestKind.DESCRIPTION,
+            Interest.value == text,
+            Interest.subscriber_id != subscriber.id,
+        )
+    )
+    if shared is None:
+        session.execute(delete(TextEmbedding).where(TextEmbedding.digest == digest(text)))
+
+
 def erase_subscriber(session: Session, subscriber_id: int) -> str | None:
     """Forget one reader for good; return the hash kept, or None if they were not there.
 
@@ -196,6 +222,7 @@ def erase_subscriber(session: Session, subscriber_id: int) -> str | None:
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(Suppression).where(Suppression.email == address))
+    _forget_description(session, subscriber)
     session.expunge(subscriber)
     # ON DELETE CASCADE takes interests, feedback, deliveries, requests and emails.
     session.execute(delete(Subscriber).where(Subscriber.id == subscriber_id))

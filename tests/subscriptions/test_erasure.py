@@ -108,3 +108,20 @@ def test_erasing_twice_changes_nothing_the_second_time(db_url: str):
     with session_scope() as session:
         assert erase_subscriber(session, subscriber_id) is None
     assert count(Suppression) == 1
+
+
+def test_the_embedding_of_an_erased_readers_own_description_goes_too(db_url: str):
+    from newsletter.models import TextEmbedding
+    from newsletter.ranking.vectors import digest
+    from newsletter.subscriptions.service import Preferences, apply_preferences
+
+    mine = make_subscriber("ada@example.org").id
+    with session_scope() as session:
+        reader = session.get_one(Subscriber, mine)
+        apply_preferences(reader, Preferences(description="my thesis on coral reef acoustics"))
+        for text in ("my thesis on coral reef acoustics", "diffusion"):
+            session.add(TextEmbedding(model="m", digest=digest(text), text=text, vector=b""))
+    with session_scope() as session:
+        erase_subscriber(session, mine)
+    with session_scope() as session:
+        assert [t.text for t in session.scalars(select(TextEmbedding))] == ["diffusion"]
