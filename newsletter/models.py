@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -161,6 +162,11 @@ class Subscriber(Base):
     last_signup_mail_at: Mapped[datetime | None]
     # SES transient bounces since the last delivery; enough in a row suppress the address.
     transient_bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Paper links go through /c/ to record clicks (they improve the picks) unless the
+    # reader turns it off; then they point straight at arXiv and Hugging Face.
+    click_tracking: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The digest's short "Also trending" section: popular papers outside the interests.
+    also_trending: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     # In the order they were added: a reader's description parts join the same way
     # everywhere (its stored embedding is looked up by that text).

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.config import get_settings
 from newsletter.models import Delivery, Edition, Frequency, Subscriber, SubscriberStatus
-from newsletter.timeutil import as_utc, utcnow
+from newsletter.timeutil import as_utc, moment_label, utcnow
 
 SATURDAY, SUNDAY = 5, 6
 
@@ -244,7 +244,7 @@ def _sends_on(subscriber: Subscriber, day: date) -> bool:
 def next_due_label(subscriber: Subscriber, now: datetime | None = None) -> str:
     """Say when the next digest is due, in the reader's own time."""
     when = next_send_time(subscriber, now or utcnow())
-    return when.strftime("%A %d %B, %H:%M ") + subscriber.timezone
+    return moment_label(when, subscriber.timezone)
 
 
 __all__ = [

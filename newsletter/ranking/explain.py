@@ -1,10 +1,12 @@
 """Say in a few words why each paper was picked for a reader.
 
-The reason names the strongest relevance signal first (a keyword phrase found in the
-paper, closeness to a seed or liked paper, the reader's feedback model, their
-description), then the category and the upvotes: "matches 'test-time adaptation', in
-cs.LG, 128 upvotes". The ranker gathers the signals at every pick in one array pass;
-here only the words are put together.
+The reason names the strongest relevance signal first, specifically: which keyword and
+where ("Your keyword 'test-time adaptation' in the title"), which seed or liked paper it
+resembles (by its title), the reader's feedback model, their description; then the
+reader's category and the upvotes: "...; in your category cs.LG; 128 upvotes". A pick
+with none of these says it is popular outside the reader's interests. Two picks of one
+digest never carry the same words unless they state the same fact. The ranker gathers
+the signals at every pick in one array pass; here only the words are put together.
 """
 
 from __future__ import annotations
@@ -131,43 +133,99 @@ def explain_chunk(
         second = np.where(rest.any(axis=1), rest.argmax(axis=1), -1)
     first_hit, second_hit = first.tolist(), second.tolist()
     names = model.category_names
-    ids = [paper.arxiv_id for paper in model.papers]
+    papers = model.papers
     upvotes, fallback = model.paper_phrases
     cols_l, score_l = s.cols.tolist(), s.score.tolist()
     out: list[list[Pick]] = []
     for reader, profile in enumerate(profiles):
-        picks: list[Pick] = []
-        related = "related to your " + ("description" if profile.description else "keywords")
+        reasons: list[tuple[int, str]] = []
         for j, col in enumerate(cols_l[reader]):
             if col < 0:
                 break
             code = lead[reader][j]
             if code == 1:
                 own = s.keyword_slots[reader]
-                lead_words = f"matches '{own[first_hit[reader][j]][0]}'"
+                found = [own[first_hit[reader][j]][0]]
                 if second_hit[reader][j] >= 0:
-                    lead_words += f" and '{own[second_hit[reader][j]][0]}'"
+                    found.append(own[second_hit[reader][j]][0])
+                lead_words = _keywords_where(found, papers[col].title)
             elif code == 2:
-                lead_words = "similar to a paper you liked"
+                lead_words = "resembles " + _closest(model, profile.liked, col, "a paper you liked")
             elif code == 3:
-                lead_words = "similar to " + _closest_seed(model, profile, col)
+                lead_words = "resembles " + _closest_seed(model, profile, col)
             elif code == 4:
-                lead_words = "like papers you liked or clicked"
+                lead_words = "like papers you liked or opened"
             elif code == 5:
-                lead_words = related
+                lead_words = "related to your " + (
+                    "description" if profile.description else "keywords"
+                )
             else:
                 lead_words = ""
             shared = category[reader][j]
-            reason = lead_words
+            parts = [lead_words] if lead_words else []
             if shared >= 0:
-                reason = f"{reason}, in {names[shared]}" if reason else f"in {names[shared]}"
-            if upvotes[col]:
-                reason = f"{reason}, {upvotes[col]}" if reason else upvotes[col]
-            if not reason:
-                reason = fallback[col]
-            picks.append(Pick(ids[col], score_l[reader][j], reason))
-        out.append(picks)
+                parts.append(f"in your category {names[shared]}")
+            if not parts:
+                # Nothing of the reader's matched: say so, with the numbers that put it here.
+                parts.append(
+                    f"popular outside your interests: {upvotes[col]}"
+                    if upvotes[col]
+                    else fallback[col]
+                )
+            elif upvotes[col]:
+                parts.append(upvotes[col])
+            reasons.append((col, _sentence(parts)))
+        out.append(
+            [
+                Pick(model.papers[col].arxiv_id, score_l[reader][j], reason)
+                for j, (col, reason) in enumerate(_distinct(model, reasons))
+            ]
+        )
     return out
+
+
+def _sentence(parts: list[str]) -> str:
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+def _keywords_where(found: list[str], title: str) -> str:
+    """ "'test-time adaptation' in the title" (or the abstract): where the reader's words are."""
+    lowered = title.lower()
+    in_title = [k for k in found if k.lower() in lowered]
+    elsewhere = [k for k in found if k.lower() not in lowered]
+    said = []
+    if in_title:
+        said.append(" and ".join(f"'{k}'" for k in in_title) + " in the title")
+    if elsewhere:
+        said.append(" and ".join(f"'{k}'" for k in elsewhere) + " in the abstract")
+    return "your keyword" + ("s " if len(found) > 1 else " ") + ", ".join(said)
+
+
+def _distinct(model: EditionModel, reasons: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Make two picks' reasons differ unless they state the same fact of the same paper.
+
+    Two cards both saying "In your category cs.CV" read as boilerplate: the later one
+    gains what sets its paper apart (its other categories, then its first words).
+    """
+    seen: set[str] = set()
+    out = []
+    for col, reason in reasons:
+        if reason in seen:
+            paper = model.papers[col]
+            others = [c for c in paper.categories if c not in reason][:2]
+            if others:
+                reason = f"{reason}; also in {', '.join(others)}"
+            if reason in seen:
+                reason = f"{reason}; “{_first_words(paper.title)}”"
+        seen.add(reason)
+        out.append((col, reason))
+    return out
+
+
+def _first_words(title: str, count: int = 6) -> str:
+    words = title.split()
+    return " ".join(words[:count]) + ("…" if len(words) > count else "")
 
 
 def _shared_category(
@@ -188,13 +246,24 @@ def _shared_category(
     return np.where(match.any(axis=2), ids, -1)
 
 
+def _closest(model: EditionModel, anchors: Sequence[str], col: int, otherwise: str) -> str:
+    """Name, by its title, the paper of `anchors` among the candidates closest to `col`."""
+    known = [a for a in anchors if a in model.index]
+    if not known:
+        return otherwise
+    rows = np.array([model.index[a] for a in known])
+    best = known[int(np.argmax(model.similarity_rows(rows)[:, col]))]
+    return f"“{_first_words(model.papers[model.index[best]].title, 10)}”, which you liked"
+
+
 def _closest_seed(model: EditionModel, profile: Profile, col: int) -> str:
     seeds = [a for a in profile.seed_papers if a in model.index]
     if seeds:
-        # Seeds among the candidates: name the closest one.
+        # Seeds among the candidates: name the closest one, by its title.
         rows = np.array([model.index[a] for a in seeds])
         best = seeds[int(np.argmax(model.similarity_rows(rows)[:, col]))]
-        return f"your seed paper {best}"
+        title = _first_words(model.papers[model.index[best]].title, 10)
+        return f"your seed paper “{title}”"
     if len(profile.seed_papers) == 1:
         return f"your seed paper {profile.seed_papers[0]}"
     return "your seed papers"

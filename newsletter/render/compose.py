@@ -12,26 +12,11 @@ from newsletter.delivery.base import OutgoingEmail
 from newsletter.models import Delivery, Edition, EmailFormat, Paper, Subscriber
 from newsletter.render.digest import HTML_LIMIT, DigestPaper, Pick, Reader
 from newsletter.render.mime import Envelope, digest_bytes
+from newsletter.render.papers import digest_paper
 from newsletter.render.parts import Candidates, Composed, edition_parts
 from newsletter.render.signing import click_urls, reader_links
+from newsletter.render.trending import hidden_by, load_pool, outside_interests
 from newsletter.schedule import next_due_label
-
-
-def digest_paper(paper: Paper) -> DigestPaper:
-    return DigestPaper(
-        arxiv_id=paper.arxiv_id,
-        title=paper.title,
-        abstract=paper.abstract or "",
-        authors=tuple(str(a.get("name", "")) for a in paper.authors or [] if isinstance(a, dict)),
-        categories=tuple(paper.categories or ()),
-        upvotes=paper.upvotes or 0,
-        abs_url=paper.abs_url,
-        pdf_url=paper.pdf_url,
-        hf_url=paper.hf_url,
-        code_url=paper.code_url,
-        project_url=paper.project_url,
-        thumbnail_url=paper.thumbnail_url,
-    )
 
 
 def picks_of(session: Session, recorded: Sequence[dict[str, Any]]) -> list[Pick]:
@@ -45,7 +30,7 @@ def picks_of(session: Session, recorded: Sequence[dict[str, Any]]) -> list[Pick]
     ]
 
 
-def reader_for(subscriber: Subscriber, edition_key: str) -> Reader:
+def reader_for(subscriber: Subscriber, edition_key: str, pool: int = 0) -> Reader:
     links = reader_links(subscriber.id, subscriber.token_generation, edition_key)
     return Reader(
         subscriber_id=subscriber.id,
@@ -56,6 +41,8 @@ def reader_for(subscriber: Subscriber, edition_key: str) -> Reader:
         unsubscribe_url=links.unsubscribe,
         unsubscribe_mailto=links.unsubscribe_mailto,
         next_due=next_due_label(subscriber),
+        pool=pool,
+        tracking=subscriber.click_tracking is not False,
     )
 
 
@@ -100,8 +87,7 @@ def compose_delivery(session: Session, delivery: Delivery, subscriber: Subscribe
     """Render and assemble the message for `delivery` (no side effects)."""
     edition = session.get_one(Edition, delivery.edition_id)
     edition_key = edition.key
-    reader = reader_for(subscriber, edition_key)
-    picks = picks_of(session, delivery.papers or [])
+    reader, picks = reader_and_picks(session, edition, delivery, subscriber)
     edition_parts(edition_key).ensure(picks, candidates_of(session, edition))
     html = subscriber.format != EmailFormat.TEXT
     composed = compose_digest(edition_key, reader, picks, html=html)
@@ -116,7 +102,24 @@ def compose_delivery(session: Session, delivery: Delivery, subscriber: Subscribe
 
 def view_html(session: Session, delivery: Delivery, subscriber: Subscriber) -> str:
     """The digest as the web shows it: the same email, every pick (no size trimming)."""
-    edition_key = session.get_one(Edition, delivery.edition_id).key
-    reader = reader_for(subscriber, edition_key)
+    edition = session.get_one(Edition, delivery.edition_id)
+    reader, picks = reader_and_picks(session, edition, delivery, subscriber)
+    return compose_digest(edition.key, reader, picks, limit=None).html_str
+
+
+def reader_and_picks(
+    session: Session, edition: Edition, delivery: Delivery, subscriber: Subscriber
+) -> tuple[Reader, list[Pick]]:
+    """The reader's values and picks: their own, then "Also trending" unless turned off."""
+    pool = edition.candidate_ids or []
+    reader = reader_for(subscriber, edition.key, len(pool))
     picks = picks_of(session, delivery.papers or [])
-    return compose_digest(edition_key, reader, picks, limit=None).html_str
+    if subscriber.also_trending is not False and pool:
+        parts = edition_parts(edition.key)
+        # Keyed by the frozen candidates too: an edition key names one edition per database.
+        frozen = hash(tuple(pool))
+        if parts.trending is None or parts.trending[0] != frozen:
+            parts.trending = (frozen, load_pool(session, pool))
+        skip = {p.paper.arxiv_id for p in picks} | hidden_by(session, subscriber.id)
+        picks += outside_interests(parts.trending[1], subscriber.interests, skip)
+    return reader, picks

@@ -16,20 +16,28 @@ from typing import Any
 
 from markupsafe import Markup
 
-from newsletter.render.environment import email_environment, inline_css
-from newsletter.subscriptions.links import CLICK_TARGETS
+from newsletter.render.environment import email_environment, inline_css, wrap
+from newsletter.subscriptions.links import CLICK_TARGETS, FEEDBACK_CHOICES
+from newsletter.summary import tldr
+from newsletter.timeutil import day_label
 
 MAX_AUTHORS = 4
+MAX_AFFILIATIONS = 2
 MAX_TITLE = 300
 MAX_CATEGORIES = 5
-# Abstract leads by trim level: (sentences, characters). Level 0 is what a reader
-# normally gets; level 1 is used when the digest would be clipped by Gmail.
-LEAD_LEVELS = ((2, 420), (1, 200))
-THUMB_WIDTH, THUMB_HEIGHT = 200, 105
+# TL;DR length by trim level. Level 0 is what a reader normally gets; level 1 is used
+# when the digest would be clipped by Gmail. (Kept as a tuple of levels: compose.py
+# walks them.)
+LEAD_LEVELS = ((1, 320), (1, 160))
+# Hugging Face's social thumbnails are 1200x630; shown beside the title, fixed size.
+THUMB_WIDTH, THUMB_HEIGHT = 120, 63
+# Only thumbnails from hosts known to serve them without a login or a referrer check.
+THUMB_HOSTS = ("https://cdn-thumbnails.huggingface.co/", "https://huggingface.co/")
+# Per-reader links of a card: each paper target, then "More/Less like this".
+CARD_LINKS = (*CLICK_TARGETS, *FEEDBACK_CHOICES)
 # Gmail clips messages whose HTML exceeds about 102 KB; stay clearly below it.
 HTML_LIMIT = 100_000
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[“\"'])")
 _SPACES = re.compile(r"\s+")
 
 
@@ -49,15 +57,10 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.") + "…"
 
 
-def abstract_lead(abstract: str, level: int) -> tuple[str, bool]:
-    """Return the first sentences of `abstract` for trim `level`, and whether text was cut."""
-    text = collapse(abstract)
-    if not text:
-        return "", False
-    sentences, limit = LEAD_LEVELS[level]
-    parts = _SENTENCE_END.split(text, maxsplit=sentences)
-    lead = " ".join(parts[:sentences])
-    lead = shorten(lead, limit)
+def abstract_lead(summary: str, level: int) -> tuple[str, bool]:
+    """Return the TL;DR shortened for trim `level`, and whether text was cut."""
+    text = collapse(summary)
+    lead = shorten(text, LEAD_LEVELS[level][1])
     return lead, lead != text
 
 
@@ -77,6 +80,10 @@ class DigestPaper:
     code_url: str | None = None
     project_url: str | None = None
     thumbnail_url: str | None = None
+    ai_summary: str | None = None
+    affiliations: tuple[str, ...] = ()
+    num_comments: int = 0
+    github_stars: int | None = None
 
     def __hash__(self) -> int:
         # Cards are cached by paper; hash the fields once, not on every lookup.
@@ -90,12 +97,25 @@ class DigestPaper:
     def display_title(self) -> str:
         return shorten(collapse(self.title), MAX_TITLE) or self.arxiv_id
 
+    @functools.cached_property
+    def tldr(self) -> str:
+        """What the paper does, in one sentence (see newsletter/summary.py)."""
+        return tldr(self.title, self.abstract, self.ai_summary)
+
     @property
     def short_authors(self) -> str:
         names = [shorten(collapse(a), 60) for a in self.authors if a.strip()]
         if len(names) <= MAX_AUTHORS:
             return ", ".join(names)
-        return ", ".join(names[: MAX_AUTHORS - 1]) + f" et al. ({len(names)} authors)"
+        return ", ".join(names[: MAX_AUTHORS - 1]) + f" and {len(names) - MAX_AUTHORS + 1} more"
+
+    @property
+    def short_affiliations(self) -> str:
+        """The first distinct affiliations, as known (arXiv rarely has them; HF sometimes)."""
+        seen = list(dict.fromkeys(shorten(collapse(a), 60) for a in self.affiliations if a.strip()))
+        shown = ", ".join(seen[:MAX_AFFILIATIONS])
+        extra = len(seen) - MAX_AFFILIATIONS
+        return shown + (f" and {extra} more" if extra > 0 else "")
 
     @property
     def shown_categories(self) -> list[str]:
@@ -113,9 +133,9 @@ class DigestPaper:
         return ("abs", *(t for t in CLICK_TARGETS[1:] if urls.get(t)))
 
     def thumbnail(self) -> str | None:
-        # Only https images: mail clients block or warn about plain http.
+        # Only Hugging Face's https thumbnails: known to load, 1200x630, no login.
         url = self.thumbnail_url
-        return url if url and url.startswith("https://") else None
+        return url if url and url.startswith(THUMB_HOSTS) else None
 
 
 @dataclass(frozen=True)
@@ -124,6 +144,8 @@ class Pick:
 
     paper: DigestPaper
     reason: str = ""
+    # In the "Also trending" section: popular, outside the reader's interests.
+    trending: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,6 +160,10 @@ class Reader:
     unsubscribe_url: str
     unsubscribe_mailto: str
     next_due: str | None = None
+    # How many new papers the edition had to pick from ("5 picks from 412 new papers").
+    pool: int = 0
+    # Off: paper links go straight to the paper (no /c/ redirect, no click recorded).
+    tracking: bool = True
 
 
 @dataclass(frozen=True)
@@ -148,25 +174,22 @@ class EditionLabels:
     date_label: str
     heading_date: str
     subject_date: str
+    period: str = "today"
 
     @classmethod
     def from_key(cls, key: str) -> EditionLabels:
         kind, _, rest = key.partition("-")
         if kind == "weekly" and "-W" in rest:
             year, week = rest.split("-W", 1)
-            return cls(
-                key, f"week {int(week)}, {year}", f"week {int(week)} of {year}", f"week {int(week)}"
-            )
+            label = f"week {int(week)} of {year}"
+            return cls(key, label, label, label, "this week")
         try:
             day = date.fromisoformat(rest)
         except ValueError:
-            return cls(key, rest or key, rest or key, rest or key)
-        return cls(
-            key,
-            day.isoformat(),
-            f"{day:%A} {day.day} {day:%B %Y}",
-            f"{day:%a} {day.day} {day:%b}",
-        )
+            # Never show the internal key ("daily-..."): a neutral label instead.
+            return cls(key, "this edition", "this edition", "this edition", "in this edition")
+        label = day_label(day)
+        return cls(key, label, label, label)
 
 
 @dataclass
@@ -180,33 +203,58 @@ ClickUrls = Callable[[Reader, DigestPaper], dict[str, str | None]]
 
 
 def subject_for(labels: EditionLabels, picks: Sequence[Pick]) -> str:
-    """Name the date and the top paper: what makes a reader open today's email."""
-    subject = f"Trending papers for {labels.subject_date}"
-    if picks:
-        subject += f": {shorten(picks[0].paper.display_title, 80)}"
-    return subject
+    """Name the top paper and how many follow: what makes a reader open today's email."""
+    mine = [p for p in picks if not p.trending]
+    if not mine:
+        return f"Trending papers, {labels.subject_date}: nothing new for you"
+    subject = shorten(mine[0].paper.display_title, 90)
+    return subject + (f" +{len(mine) - 1} more" if len(mine) > 1 else "")
+
+
+def intro_for(labels: EditionLabels, picks: Sequence[Pick], pool: int) -> str:
+    """The line under the heading: "5 picks from 412 new papers today"."""
+    mine = sum(1 for p in picks if not p.trending)
+    count = f"{mine} pick{'s' if mine != 1 else ''}"
+    if pool >= mine and pool:
+        return f"{count} from {pool} new paper{'s' if pool != 1 else ''} {labels.period}"
+    return f"{count} {labels.period}"
 
 
 def more_label(count: int) -> str:
     return f"{count} more paper{'s' if count != 1 else ''}"
 
 
+def split_picks(picks: Sequence[Pick]) -> tuple[list[Pick], list[Pick]]:
+    """The reader's own picks ("For you") and the "Also trending" ones, in order."""
+    return [p for p in picks if not p.trending], [p for p in picks if p.trending]
+
+
 def preheader_for(picks: Sequence[Pick], shown: int) -> str:
-    if not picks:
+    mine = [p for p in picks if not p.trending]
+    if not mine:
         return "No new papers matched your interests this time."
-    titles = "; ".join(p.paper.display_title for p in picks[:3])
-    count = f"{len(picks)} paper{'s' if len(picks) != 1 else ''} picked for you"
+    # The subject already names the first: the preheader goes on with the next ones.
+    titles = "; ".join(p.paper.display_title for p in mine[1:3]) or mine[0].paper.display_title
+    count = f"{len(mine)} paper{'s' if len(mine) != 1 else ''} picked for you"
     return shorten(f"{count}: {titles}", 140) if shown else count
+
+
+def reason_text(reason: str) -> str:
+    """The reason as the text part shows it, wrapped (a slot marker stays as it is)."""
+    if isinstance(reason, Markup) or not reason:
+        return reason
+    return wrap(f"Why: {reason}", 3)
 
 
 def card_context(
     paper: DigestPaper, urls: dict[str, Any], reason: str, level: int, number: Any
 ) -> dict[str, Any]:
-    lead, cut = abstract_lead(paper.abstract, level)
+    lead, cut = abstract_lead(paper.tldr, level)
     return {
         "paper": paper,
-        "urls": {t: urls.get(t) for t in CLICK_TARGETS},
+        "urls": {t: urls.get(t) for t in CARD_LINKS},
         "reason": reason,
+        "reason_text": reason_text(reason),
         "lead": lead,
         "lead_cut": cut,
         "number": number,
@@ -239,20 +287,37 @@ def render_digest(
     both paths show the same thing.
     """
     env = email_environment()
-    shown = len(picks) if shown is None else shown
-    html_cards, text_cards = [], []
-    for number, pick in enumerate(picks[:shown], start=1):
+    mine, trending = split_picks(picks)
+    shown = len(mine) if shown is None else shown
+    html_cards: list[list[str]] = [[], []]
+    text_cards: list[list[str]] = [[], []]
+    numbered = [*enumerate(mine[:shown], start=1), *enumerate(trending, start=len(mine) + 1)]
+    for number, pick in numbered:
         context = card_context(
             pick.paper, click_urls(reader, pick.paper), pick.reason, level, number
         )
-        html_cards.append(env.get_template("email/_paper.html").render(context))
-        text_cards.append(env.get_template("email/_paper.txt").render(context))
-    values = reader_values(reader, picks, shown)
+        html_cards[pick.trending].append(env.get_template("email/_paper.html").render(context))
+        text_cards[pick.trending].append(env.get_template("email/_paper.txt").render(context))
+    values = reader_values(labels, reader, picks, shown)
     html = env.get_template("email/digest.html").render(
-        shell_context(labels, {**values, "cards": Markup("".join(html_cards))})
+        shell_context(
+            labels,
+            {
+                **values,
+                "cards": Markup("".join(html_cards[0])),
+                "trending_cards": Markup("".join(html_cards[1])),
+            },
+        )
     )
     text = env.get_template("email/digest.txt").render(
-        shell_context(labels, {**values, "cards": "\n".join(text_cards)})
+        shell_context(
+            labels,
+            {
+                **values,
+                "cards": "\n".join(text_cards[0]),
+                "trending_cards": "\n".join(text_cards[1]),
+            },
+        )
     )
     return RenderedEmail(
         subject=subject_for(labels, picks), html=_line_end(inline_css(html)), text=_line_end(text)
@@ -264,17 +329,31 @@ def _line_end(text: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def reader_values(reader: Reader, picks: Sequence[Pick], shown: int) -> dict[str, Any]:
+def reader_values(
+    labels: EditionLabels, reader: Reader, picks: Sequence[Pick], shown: int
+) -> dict[str, Any]:
     """The per-reader values of the digest shell (slots in the cached path)."""
+    mine = split_picks(picks)[0]
     return {
         "email": reader.email,
+        "intro": intro_for(labels, picks, reader.pool),
         "preheader": preheader_for(picks, shown),
         "view_url": reader.view_url,
         "preferences_url": reader.preferences_url,
         "unsubscribe_url": reader.unsubscribe_url,
         "next_due": reader.next_due or "",
-        "more_label": more_label(len(picks) - shown),
+        "more_label": more_label(len(mine) - shown),
+        **shell_flags(reader, picks, shown),
+    }
+
+
+def shell_flags(reader: Reader, picks: Sequence[Pick], shown: int) -> dict[str, bool]:
+    """Which variant of the shell a reader gets (each is rendered once per edition)."""
+    mine = sum(1 for p in picks if not p.trending)
+    return {
         "has_papers": shown > 0,
-        "has_more": len(picks) > shown,
+        "has_more": mine > shown,
         "has_next_due": bool(reader.next_due),
+        "has_trending": mine < len(picks),
+        "has_tracking": reader.tracking,
     }

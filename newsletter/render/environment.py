@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import textwrap
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from premailer import Premailer
@@ -23,7 +24,32 @@ def email_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["wrap"] = wrap
     return env
+
+
+TEXT_WIDTH = 72
+
+
+@functools.lru_cache(maxsize=16384)
+def wrap(text: str, indent: int = 0, room: int | None = None) -> str:
+    """Wrap plain text at 72 columns, every line indented by `indent` spaces.
+
+    `room`: the first line follows a prefix the template writes itself ("10. "), so it
+    is wrapped as if indented by `room` and given back without that indent. Long words
+    (URLs) are never broken: a link must stay whole to work.
+    """
+    pad = " " * indent
+    first = " " * (indent if room is None else room)
+    wrapped = textwrap.fill(
+        text,
+        TEXT_WIDTH,
+        initial_indent=first,
+        subsequent_indent=pad,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return wrapped[len(first) :] if room is not None else wrapped
 
 
 def inline_css(html: str, *, leftover: bool = True) -> str:

@@ -214,4 +214,8 @@ def _header(name: str, value: str) -> bytes:
 def _fold(name: str, value: str) -> bytes:
     # An address with a non-ASCII mailbox cannot be RFC 2047-encoded; it needs SMTPUTF8.
     chosen = policy.SMTPUTF8 if name in {"To", "From"} and not value.isascii() else policy.SMTP
+    if chosen is policy.SMTP and not value.isascii():
+        # fold_binary leaves a short non-ASCII value unencoded (and then fails to write
+        # it as ASCII); the header object always RFC 2047-encodes it.
+        return chosen.header_factory(name, value).fold(policy=chosen).encode("ascii")
     return chosen.fold_binary(name, value)

@@ -34,6 +34,7 @@ from newsletter.render.digest import (
     Reader,
     card_context,
     shell_context,
+    split_picks,
     subject_for,
 )
 from newsletter.render.environment import email_environment, inline_css
@@ -54,6 +55,7 @@ from newsletter.render.values import (
     shown_values,
     variant,
 )
+from newsletter.subscriptions.links import FEEDBACK_CHOICES
 
 # How many of an edition's candidates one premailer run inlines ahead of need.
 WARM_BATCH = 200
@@ -87,6 +89,7 @@ class Composed:
 
 SHELL_SLOTS = (
     "email",
+    "intro",
     "preheader",
     "view_url",
     "preferences_url",
@@ -94,6 +97,8 @@ SHELL_SLOTS = (
     "next_due",
     "more_label",
 )
+# The shell's variants: `digest.shell_flags`' names, in its order.
+SHELL_FLAGS = ("has_papers", "has_more", "has_next_due", "has_trending", "has_tracking")
 
 
 @dataclass
@@ -101,26 +106,37 @@ class EditionParts:
     """The inlined, split templates of one edition, filled in lazily as readers need them."""
 
     labels: EditionLabels
-    _shells: dict[tuple[bool, bool, bool], tuple[Compiled, Compiled]] = field(default_factory=dict)
+    _shells: dict[tuple[bool, ...], tuple[Compiled, Compiled]] = field(default_factory=dict)
     _cards: dict[tuple[DigestPaper, int, bool], tuple[Compiled, Compiled]] = field(
         default_factory=dict
     )
     premailer_runs: int = 0
+    # The edition's most upvoted candidates, for "Also trending" (see trending.py).
+    trending: tuple[int, list[DigestPaper]] | None = None
 
-    def shell(
-        self, has_papers: bool, has_more: bool, has_next_due: bool
-    ) -> tuple[Compiled, Compiled]:
-        key = (has_papers, has_more, has_next_due)
+    def shell(self, *flags: bool) -> tuple[Compiled, Compiled]:
+        """The shell variant for `flags` (`digest.shell_flags`' values, in its order)."""
+        key = tuple(flags)
         found = self._shells.get(key)
         if found is None:
             env = email_environment()
             values: dict[str, Any] = {name: slot(name) for name in SHELL_SLOTS}
-            values.update(has_papers=has_papers, has_more=has_more, has_next_due=has_next_due)
+            values.update(zip(SHELL_FLAGS, flags, strict=True))
             html = env.get_template("email/digest.html").render(
-                shell_context(self.labels, {**values, "cards": Markup(f"<!--{slot('cards')}-->")})
+                shell_context(
+                    self.labels,
+                    {
+                        **values,
+                        "cards": Markup(f"<!--{slot('cards')}-->"),
+                        "trending_cards": Markup(f"<!--{slot('trending_cards')}-->"),
+                    },
+                )
             )
             text = env.get_template("email/digest.txt").render(
-                shell_context(self.labels, {**values, "cards": slot("cards")})
+                shell_context(
+                    self.labels,
+                    {**values, "cards": slot("cards"), "trending_cards": slot("trending_cards")},
+                )
             )
             self.premailer_runs += 1
             found = (Compiled.parse(inline_css(html)), Compiled.parse(text))
@@ -154,14 +170,15 @@ class EditionParts:
         env = email_environment()
         html_cards, text_cards = [], []
         for paper, level, has_reason in missing:
-            urls = {t: slot(f"url_{t}") for t in paper.targets}
+            urls = {t: slot(f"url_{t}") for t in (*paper.targets, *FEEDBACK_CHOICES)}
             reason = slot("reason") if has_reason else ""
             context = card_context(paper, urls, reason, level, slot("number"))
             html_cards.append(env.get_template("email/_paper.html").render(context))
             text_cards.append(env.get_template("email/_paper.txt").render(context))
         cards = Markup(CARD_START + CARD_SEP.join(html_cards) + CARD_END)
         values: dict[str, Any] = {name: slot(name) for name in SHELL_SLOTS}
-        values.update(has_papers=True, has_more=False, has_next_due=False, cards=cards)
+        values.update(dict.fromkeys(SHELL_FLAGS, False), has_papers=True)
+        values.update(cards=cards, trending_cards="")
         document = env.get_template("email/digest.html").render(shell_context(self.labels, values))
         self.premailer_runs += 1
         inlined = inline_css(document, leftover=False)
@@ -182,39 +199,50 @@ class EditionParts:
         limit: int | None = HTML_LIMIT,
         with_html: bool = True,
     ) -> Composed:
-        """Compose one reader's digest; trim abstracts, then papers, to stay under `limit`."""
+        """Compose one reader's digest; trim TL;DRs, then papers, to stay under `limit`.
+
+        "Also trending" cards (at most two) always stay: papers are dropped from the
+        reader's own picks, from the end.
+        """
+        mine, trending = split_picks(picks)
+        ordered = [*mine, *trending]
         if click_urls is signing.click_urls:  # the usual one: sign the email's links at once
-            urls = signing.click_urls_of_papers(reader, [pick.paper for pick in picks])
+            urls = signing.click_urls_of_papers(reader, [pick.paper for pick in ordered])
         else:
-            urls = [click_urls(reader, pick.paper) for pick in picks]
+            urls = [click_urls(reader, pick.paper) for pick in ordered]
         values = [
             card_values(paper_urls, pick.reason, number)
-            for number, (paper_urls, pick) in enumerate(zip(urls, picks, strict=True), start=1)
+            for number, (paper_urls, pick) in enumerate(zip(urls, ordered, strict=True), start=1)
         ]
-        keys = [(pick.paper, bool(pick.reason)) for pick in picks]
-        level, shown = 0, len(picks)
+        keys = [(pick.paper, bool(pick.reason)) for pick in ordered]
+        n_mine = len(mine)
+        level, shown = 0, n_mine
         html: list[Piece] = []
-        shell_html, shell_text = shell_values(reader, picks)
+        shell_html, shell_text = shell_values(self.labels, reader, picks, shown)
         if with_html:
             for level in range(len(LEAD_LEVELS)):
                 cards = self._cards_of(keys, values, level, 0, prepare=True)
-                html = self._html(reader, picks, cards, shown, shell_html)
+                html = self._html(reader, picks, cards, n_mine, shown, shell_html)
                 if limit is None or size_of(html) <= limit:
                     break
             else:
-                # Shortest abstracts and still too big: drop papers from the end.
+                # Shortest TL;DRs and still too big: drop the reader's papers from the end.
                 while limit is not None and shown > 0 and size_of(html) > limit:
                     shown -= 1
                     shown_values(picks, shown, shell_html, shell_text)
-                    html = self._html(reader, picks, cards[:shown], shown, shell_html)
-        text_cards: list[Piece] = []
-        text_of = self._cards_of(keys[:shown], values, level, 1, prepare=not with_html)
-        for index, card in enumerate(text_of):
-            if index:
-                text_cards.append(NEWLINE)
-            text_cards.extend(card)
+                    html = self._html(reader, picks, cards, n_mine, shown, shell_html)
+        kept = [*range(shown), *range(n_mine, len(ordered))]
+        text_of = self._cards_of(
+            [keys[i] for i in kept], [values[i] for i in kept], level, 1, prepare=not with_html
+        )
+        text_cards: list[list[Piece]] = [[], []]
+        for index, card in zip(kept, text_of, strict=True):
+            out = text_cards[index >= n_mine]
+            if out:
+                out.append(NEWLINE)
+            out.extend(card)
         text: list[Piece] = []
-        shell_text["cards"] = text_cards
+        shell_text["cards"], shell_text["trending_cards"] = text_cards
         self.shell(*variant(reader, picks, shown))[1].fill(shell_text, text)
         # Mail parts end with a line break (the standard library adds one too).
         for pieces in (html, text):
@@ -226,7 +254,7 @@ class EditionParts:
             text=text,
             shown=shown,
             level=level,
-            total=len(picks),
+            total=n_mine,
         )
 
     def _cards_of(
@@ -254,12 +282,17 @@ class EditionParts:
         reader: Reader,
         picks: Sequence[Pick],
         cards: list[list[Piece]],
+        n_mine: int,
         shown: int,
         values: dict[str, Piece | list[Piece]],
     ) -> list[Piece]:
-        """Fill the HTML shell; `values` must already hold the preheader for `shown`."""
+        """Fill the HTML shell; `values` must already hold the preheader for `shown`.
+
+        `cards` are the reader's own `n_mine` cards, then the trending ones.
+        """
         shell = self.shell(*variant(reader, picks, shown))[0]
         values["cards"] = [piece for card in cards[:shown] for piece in card]
+        values["trending_cards"] = [piece for card in cards[n_mine:] for piece in card]
         out: list[Piece] = []
         shell.fill(values, out)
         return out

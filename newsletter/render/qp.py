@@ -24,7 +24,24 @@ def qp_fragment(text: str) -> bytes:
     encoded = binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
     if encoded.endswith(b"\r\n") and data.endswith(b"\n"):
         return encoded
-    return encoded + SOFT_BREAK
+    return _room_for_soft_break(encoded) + SOFT_BREAK
+
+
+def _room_for_soft_break(encoded: bytes) -> bytes:
+    """Break a last line of 76 characters so the soft break's "=" keeps it within 76.
+
+    b2a_qp fills lines to 76; a piece's last line gets our "=" after it. The cut never
+    falls inside an "=XX" escape.
+    """
+    start = encoded.rfind(b"\r\n") + 2 if b"\r\n" in encoded else 0
+    if len(encoded) - start <= _LINE:
+        return encoded
+    cut = start + _LINE
+    for back in (1, 2):
+        if encoded[cut - back : cut - back + 1] == b"=":
+            cut -= back
+            break
+    return encoded[:cut] + SOFT_BREAK + encoded[cut:]
 
 
 def qp_body(pieces: Iterable[bytes]) -> bytes:

@@ -25,7 +25,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from newsletter.config import get_settings
 from newsletter.render.digest import DigestPaper, Reader
-from newsletter.subscriptions.links import SubscriberLinks
+from newsletter.subscriptions.links import FEEDBACK_CHOICES, SubscriberLinks
 
 # The salt `subscriptions.tokens` signs each purpose with (a test checks they agree).
 SALT = "newsletter.{purpose}"
@@ -129,6 +129,7 @@ class _Signers:
     preferences: FastSigner
     unsubscribe: FastSigner
     view: FastSigner
+    feedback: FastSigner
 
 
 @functools.lru_cache(maxsize=8)
@@ -136,7 +137,7 @@ def _signers(secret_key: str) -> _Signers:
     return _Signers(
         *(
             FastSigner(serializer(secret_key, p))
-            for p in ("click", "preferences", "unsubscribe", "view")
+            for p in ("click", "preferences", "unsubscribe", "view", "feedback")
         )
     )
 
@@ -163,27 +164,55 @@ def reader_links(subscriber_id: int, generation: int, edition_key: str | None) -
 
 
 def click_urls(reader: Reader, paper: DigestPaper) -> dict[str, str | None]:
-    """The tracked link of each of `paper`'s targets, as `links.click_link` makes them."""
-    settings = get_settings()
-    base = f"{settings.base_url}/c/"
-    arxiv_id, targets = paper.arxiv_id, paper.targets
-    made = _signers(settings.secret_key).click.tokens(
-        reader.subscriber_id, reader.generation, [f"{arxiv_id}|{t}" for t in targets]
-    )
-    return {target: base + token for target, token in zip(targets, made, strict=True)}
+    """The links of one card: tracked (as `links.click_link`) or direct, and feedback."""
+    return click_urls_of_papers(reader, [paper])[0]
 
 
 def click_urls_of_papers(
     reader: Reader, papers: Sequence[DigestPaper]
 ) -> list[dict[str, str | None]]:
-    """`click_urls` for each of `papers`, signed in one call (the same URLs).
+    """`click_urls` and the feedback links of each of `papers`, signed in two calls.
 
     One call per email, not per paper: the per-call setup was a sixth of an email's cost.
+    A reader who turned tracking off gets the papers' own URLs instead of /c/ links.
     """
     settings = get_settings()
-    base = f"{settings.base_url}/c/"
-    extras = [f"{paper.arxiv_id}|{t}" for paper in papers for t in paper.targets]
-    made = iter(
-        _signers(settings.secret_key).click.tokens(reader.subscriber_id, reader.generation, extras)
+    signers = _signers(settings.secret_key)
+    sid, gen = reader.subscriber_id, reader.generation
+    feedback = f"{settings.base_url}/f/"
+    liked = iter(
+        signers.feedback.tokens(
+            sid, gen, [f"{paper.arxiv_id}|{c}" for paper in papers for c in FEEDBACK_CHOICES]
+        )
     )
-    return [{target: base + next(made) for target in paper.targets} for paper in papers]
+    out: list[dict[str, str | None]]
+    if reader.tracking:
+        base = f"{settings.base_url}/c/"
+        extras = [f"{paper.arxiv_id}|{t}" for paper in papers for t in paper.targets]
+        made = iter(signers.click.tokens(sid, gen, extras))
+        out = [{target: base + next(made) for target in paper.targets} for paper in papers]
+    else:
+        out = [direct_urls(paper) for paper in papers]
+    for urls in out:
+        for choice in FEEDBACK_CHOICES:
+            urls[choice] = feedback + next(liked)
+    return out
+
+
+def direct_urls(paper: DigestPaper) -> dict[str, str | None]:
+    """The paper's own URLs for its targets (untracked links), arXiv's as the fallback."""
+    stored = {
+        "abs": paper.abs_url,
+        "pdf": paper.pdf_url,
+        "hf": paper.hf_url,
+        "code": paper.code_url,
+        "project": paper.project_url,
+    }
+    out: dict[str, str | None] = {}
+    for target in paper.targets:
+        url = stored[target]
+        # As the click route: only ever http(s), whatever ingest stored.
+        out[target] = url if url and url.startswith(("https://", "http://")) else None
+    if out["abs"] is None:
+        out["abs"] = f"https://arxiv.org/abs/{quote(paper.arxiv_id, safe='/.')}"
+    return out

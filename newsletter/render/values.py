@@ -11,10 +11,19 @@ import functools
 import re
 from collections.abc import Mapping, Sequence
 
-from newsletter.render.digest import Pick, Reader, more_label, preheader_for
+from newsletter.render.digest import (
+    CARD_LINKS,
+    EditionLabels,
+    Pick,
+    Reader,
+    intro_for,
+    more_label,
+    preheader_for,
+    reason_text,
+    shell_flags,
+)
 from newsletter.render.fragments import Fragment, Piece, escape_attr, escape_html
 from newsletter.render.qp import qp_plain
-from newsletter.subscriptions.links import CLICK_TARGETS
 
 # ASCII URL characters that need neither HTML escaping nor quoted-printable encoding.
 _PLAIN_URL = re.compile(r"[A-Za-z0-9_.~:/?#@!$'()*+,;%-]*\Z")
@@ -40,8 +49,14 @@ def card_values(
         else:
             text[name] = Fragment.value(url)
             html[name] = Fragment.value(escape_attr(url))
-    text["reason"], html["reason"] = repeated_pair(reason)
+    html["reason"] = repeated_pair(reason)[1]
+    text["reason"] = _reason_text(reason)
     return html, text
+
+
+@functools.lru_cache(maxsize=16384)
+def _reason_text(reason: str) -> Fragment:
+    return Fragment.value(reason_text(reason))
 
 
 def pair(value: str, *, attr: bool = False) -> tuple[Fragment, Fragment]:
@@ -56,17 +71,20 @@ def pair(value: str, *, attr: bool = False) -> tuple[Fragment, Fragment]:
 repeated_pair = functools.lru_cache(maxsize=16384)(pair)
 
 
-URL_SLOTS = {target: f"url_{target}" for target in CLICK_TARGETS}
+URL_SLOTS = {target: f"url_{target}" for target in CARD_LINKS}
 
 
-def variant(reader: Reader, picks: Sequence[Pick], shown: int) -> tuple[bool, bool, bool]:
-    return shown > 0, len(picks) > shown, bool(reader.next_due)
+def variant(reader: Reader, picks: Sequence[Pick], shown: int) -> tuple[bool, ...]:
+    """The shell's flags as a cache key, in `shell_flags`' order."""
+    return tuple(shell_flags(reader, picks, shown).values())
 
 
 ShellValues = dict[str, Piece | list[Piece]]
 
 
-def shell_values(reader: Reader, picks: Sequence[Pick]) -> tuple[ShellValues, ShellValues]:
+def shell_values(
+    labels: EditionLabels, reader: Reader, picks: Sequence[Pick], shown: int
+) -> tuple[ShellValues, ShellValues]:
     """The shell's per-reader values with every pick shown: (HTML-escaped, as they are)."""
     html: ShellValues = {}
     text: ShellValues = {}
@@ -78,11 +96,13 @@ def shell_values(reader: Reader, picks: Sequence[Pick]) -> tuple[ShellValues, Sh
     ):
         text[name], html[name] = pair(value, attr="url" in name)
     text["next_due"], html["next_due"] = repeated_pair(reader.next_due or "")
-    shown_values(picks, len(picks), html, text)
+    text["intro"], html["intro"] = repeated_pair(intro_for(labels, picks, reader.pool))
+    shown_values(picks, shown, html, text)
     return html, text
 
 
 def shown_values(picks: Sequence[Pick], shown: int, html: ShellValues, text: ShellValues) -> None:
     """Set the values that depend on how many picks are shown (see `reader_values`)."""
     text["preheader"], html["preheader"] = repeated_pair(preheader_for(picks, shown))
-    text["more_label"], html["more_label"] = repeated_pair(more_label(len(picks) - shown))
+    mine = sum(1 for p in picks if not p.trending)
+    text["more_label"], html["more_label"] = repeated_pair(more_label(mine - shown))

@@ -49,3 +49,19 @@ def click_link(subscriber_id: int, generation: int, arxiv_id: str, target: str =
         raise ValueError(f"unknown click target {target!r}")
     token = make_token("click", subscriber_id, generation, f"{arxiv_id}|{target}")
     return f"{get_settings().base_url}/c/{token}"
+
+
+# "More like this" records a liked paper, "Less like this" a hidden one.
+FEEDBACK_CHOICES = ("more", "less")
+
+
+def feedback_link(subscriber_id: int, generation: int, arxiv_id: str, choice: str) -> str:
+    """Return the signed "More/Less like this" URL of one paper for one reader.
+
+    Opening it shows a page with one button; only the button's POST records anything
+    (mail scanners open every link in an email).
+    """
+    if choice not in FEEDBACK_CHOICES:
+        raise ValueError(f"unknown feedback choice {choice!r}")
+    token = make_token("feedback", subscriber_id, generation, f"{arxiv_id}|{choice}")
+    return f"{get_settings().base_url}/f/{token}"

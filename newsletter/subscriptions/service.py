@@ -52,6 +52,9 @@ class Preferences:
     weekday: int = 0
     max_papers: int = 10
     format: str = EmailFormat.HTML
+    # Digest cards: tracked paper links, and the "Also trending" section (issue 12).
+    click_tracking: bool = True
+    also_trending: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validated(self) -> Preferences:
@@ -75,6 +78,8 @@ class Preferences:
             weekday=self.weekday,
             max_papers=self.max_papers,
             format=self.format,
+            click_tracking=bool(self.click_tracking),
+            also_trending=bool(self.also_trending),
         )
 
 
@@ -116,6 +121,8 @@ def apply_preferences(subscriber: Subscriber, prefs: Preferences) -> None:
     subscriber.weekday = prefs.weekday
     subscriber.max_papers = prefs.max_papers
     subscriber.format = prefs.format
+    subscriber.click_tracking = prefs.click_tracking
+    subscriber.also_trending = prefs.also_trending
     wanted = [
         *((InterestKind.KEYWORD, v) for v in prefs.keywords),
         *((InterestKind.NEGATIVE_KEYWORD, v) for v in prefs.negative_keywords),
@@ -147,6 +154,8 @@ def preferences_of(subscriber: Subscriber) -> Preferences:
         weekday=subscriber.weekday,
         max_papers=subscriber.max_papers,
         format=subscriber.format,
+        click_tracking=subscriber.click_tracking is not False,
+        also_trending=subscriber.also_trending is not False,
     )
 
 

@@ -24,6 +24,8 @@ MAX_AGE = {
     "unsubscribe": None,
     "view": None,
     "click": None,
+    # "More/Less like this" on a digest card; `extra` is "arxiv_id|more" or "arxiv_id|less".
+    "feedback": None,
 }
 
 

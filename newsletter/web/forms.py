@@ -114,6 +114,8 @@ def values_from_preferences(prefs: Preferences, email: str = "") -> dict[str, An
         "weekday": str(prefs.weekday),
         "max_papers": str(prefs.max_papers),
         "format": str(prefs.format),
+        "click_tracking": prefs.click_tracking,
+        "also_trending": prefs.also_trending,
     }
 
 
@@ -154,6 +156,9 @@ def parse_preferences_form(form: Any, *, with_email: bool) -> FormResult:
         "weekday": _text(form, "weekday", 10),
         "max_papers": _text(form, "max_papers", 10),
         "format": _text(form, "format", 20),
+        # Checkboxes: present when ticked, absent when not (whatever the value).
+        "click_tracking": form.get("click_tracking") is not None,
+        "also_trending": form.get("also_trending") is not None,
     }
     result = FormResult(values)
     errors = result.errors
@@ -241,6 +246,8 @@ def parse_preferences_form(form: Any, *, with_email: bool) -> FormResult:
             weekday=weekday,
             max_papers=max_papers,
             format=values["format"],
+            click_tracking=values["click_tracking"],
+            also_trending=values["also_trending"],
         ).validated()
     except InvalidInput as exc:
         errors["form"] = str(exc)
@@ -255,7 +262,7 @@ def _refuse_control_characters(values: dict[str, Any], errors: dict[str, str]) -
     """
     for name, value in list(values.items()):
         items = value if isinstance(value, list) else [value]
-        if not any(has_control_characters(item) for item in items):
+        if not any(isinstance(item, str) and has_control_characters(item) for item in items):
             continue
         shown = "other_categories" if name == "categories" else name
         errors[shown] = "Remove the invisible control characters (such as a NUL byte)."

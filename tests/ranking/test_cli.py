@@ -59,7 +59,9 @@ def test_rank_prints_the_top_k_as_json_best_first(papers_file, tmp_path):
     assert picks[0] == {
         "arxiv_id": "tta.4",
         "score": picks[0]["score"],
-        "reason": "matches 'test-time adaptation', in cs.LG, 19 upvotes",
+        "reason": (
+            "Your keyword 'test-time adaptation' in the title; in your category cs.LG; 19 upvotes"
+        ),
     }
     scores = [p["score"] for p in picks]
     assert scores[0] == max(scores)
@@ -76,7 +78,7 @@ def test_without_json_rank_prints_a_readable_list(papers_file, tmp_path):
     profile = write(tmp_path / "profile.json", {"keywords": ["diffusion models"]})
     result = run("--papers", str(papers_file), "--profile", str(profile), "--top", "2")
     assert result.exit_code == 0
-    assert "  1. " in result.output and "matches 'diffusion models'" in result.output
+    assert "  1. " in result.output and "Your keyword 'diffusion models'" in result.output
 
 
 @pytest.mark.parametrize(

@@ -127,7 +127,7 @@ def test_likes_and_hides_in_the_database_change_the_next_digest(db_url: str):
     assert not any(a.startswith("diffusion.") for a in rater_picks)
     assert any(a.startswith("diffusion.") for a in plain_picks)
     reasons = [p["reason"] for p in rows[1].papers]
-    assert "similar to a paper you liked" in reasons[0]
+    assert reasons[0].startswith("Resembles ") and "you liked" in reasons[0]
 
 
 @pytest.mark.parametrize("state", [DeliveryState.SENT, DeliveryState.UNCERTAIN])
@@ -176,7 +176,7 @@ def test_a_seed_paper_from_an_earlier_edition_steers_the_digest(sqlite_url: str)
         rank_and_record(session, [delivery.id], now=NOW)
         picked = delivery.papers or []
     assert [topic_of(p["arxiv_id"]) for p in picked[:3]] == ["diffusion"] * 3
-    assert picked[0]["reason"].startswith("similar to your seed paper 2401.00001")
+    assert picked[0]["reason"].startswith("Resembles your seed paper 2401.00001")
 
 
 def test_a_preview_ranks_exactly_as_the_send_path(sqlite_url: str, monkeypatch):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from newsletter.render.digest import DigestPaper, Pick, Reader
-from newsletter.render.signing import reader_links
-from newsletter.subscriptions.links import click_link
+from newsletter.render.signing import direct_urls, reader_links
+from newsletter.subscriptions.links import FEEDBACK_CHOICES, click_link, feedback_link
 
 # A realistic abstract: ~1,100 characters, several sentences.
 ABSTRACT = (
@@ -56,7 +56,10 @@ def reader(
     subscriber_id: int = 42,
     email: str = "ada@example.org",
     edition_key: str = "daily-2026-11-26",
-    next_due: str | None = "Friday 27 November, 07:00 Europe/London",
+    next_due: str | None = "Fri 27 Nov 2026, 07:00 (Europe/London)",
+    *,
+    pool: int = 0,
+    tracking: bool = True,
 ) -> Reader:
     links = reader_links(subscriber_id, 0, edition_key)
     return Reader(
@@ -68,10 +71,20 @@ def reader(
         unsubscribe_url=links.unsubscribe,
         unsubscribe_mailto=links.unsubscribe_mailto,
         next_due=next_due,
+        pool=pool,
+        tracking=tracking,
     )
 
 
 def reference_click_urls(reader: Reader, paper: DigestPaper) -> dict[str, str | None]:
-    """Each of the paper's tracked links as `links.click_link` makes them (the reference)."""
+    """Each of the paper's links as `links.click_link` (or, untracked, the paper's own URL)
+    and `links.feedback_link` make them: the reference."""
     sid, gen = reader.subscriber_id, reader.generation
-    return {target: click_link(sid, gen, paper.arxiv_id, target) for target in paper.targets}
+    urls = (
+        {target: click_link(sid, gen, paper.arxiv_id, target) for target in paper.targets}
+        if reader.tracking
+        else direct_urls(paper)
+    )
+    for choice in FEEDBACK_CHOICES:
+        urls[choice] = feedback_link(sid, gen, paper.arxiv_id, choice)
+    return urls

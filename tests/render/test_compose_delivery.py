@@ -18,10 +18,10 @@ def test_a_delivery_becomes_a_parsable_email_with_its_recorded_picks_in_order(db
     assert outgoing.recipient == "ada@example.org"
     assert outgoing.tags["delivery"] == str(delivery.id)
     message = email.message_from_bytes(outgoing.raw, policy=policy.default)
-    assert message["Subject"].endswith("part 6")  # the top pick names the email
+    assert message["Subject"] == "Agents that notice when the world changes, part 6 +5 more"
     text = message.get_body(("plain",)).get_content()
     assert text.index("part 6") < text.index("part 1")
-    assert "Why you're seeing this: matches 'agents' (0)" in text
+    assert "Why: matches 'agents' (0)" in text
     html = message.get_body(("html",)).get_content()
     assert html.replace("\r\n", "\n") == outgoing.html
 
