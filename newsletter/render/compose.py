@@ -8,13 +8,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from newsletter.config import get_settings
 from newsletter.delivery.base import OutgoingEmail
 from newsletter.models import Delivery, Edition, EmailFormat, Paper, Subscriber
-from newsletter.render.digest import HTML_LIMIT, DigestPaper, Pick, Reader
+from newsletter.render.digest import (
+    HTML_LIMIT,
+    DigestPaper,
+    EditionLabels,
+    Pick,
+    Reader,
+    render_digest,
+)
 from newsletter.render.mime import Envelope, digest_bytes
 from newsletter.render.papers import digest_paper
 from newsletter.render.parts import Candidates, Composed, edition_parts
-from newsletter.render.signing import click_urls, reader_links
+from newsletter.render.signing import click_urls, direct_urls, reader_links
 from newsletter.render.trending import hidden_by, load_pool, outside_interests
 from newsletter.schedule import next_due_label
 
@@ -123,3 +131,31 @@ def reader_and_picks(
         skip = {p.paper.arxiv_id for p in picks} | hidden_by(session, subscriber.id)
         picks += outside_interests(parts.trending[1], subscriber.interests, skip)
     return reader, picks
+
+
+PUBLIC_PICKS = 10
+
+
+def public_html(session: Session, edition: Edition) -> str:
+    """The edition for anyone: its most upvoted candidates, direct links, nothing personal.
+
+    Shown at a reader's /digest/ link once it is revoked (unsubscribed, address changed):
+    the link keeps working, without anything about that reader.
+    """
+    base = get_settings().base_url + "/"
+    reader = Reader(
+        subscriber_id=0,
+        generation=0,
+        email="",
+        view_url=base,
+        preferences_url=base,
+        unsubscribe_url=base,
+        unsubscribe_mailto="",
+        tracking=False,
+    )
+    papers = load_pool(session, edition.candidate_ids or [])[:PUBLIC_PICKS]
+    picks = [Pick(paper) for paper in papers]
+    labels = EditionLabels.from_key(edition.key)
+    return render_digest(
+        labels, reader, picks, lambda _reader, paper: direct_urls(paper), public=True
+    ).html

@@ -268,6 +268,7 @@ def shell_context(labels: EditionLabels, values: dict[str, Any]) -> dict[str, An
     return {
         "date_label": labels.date_label,
         "heading_date": labels.heading_date,
+        "is_public": False,
         **values,
     }
 
@@ -280,11 +281,13 @@ def render_digest(
     *,
     level: int = 0,
     shown: int | None = None,
+    public: bool = False,
 ) -> RenderedEmail:
     """Render one reader's digest from scratch: Jinja for every part, premailer per email.
 
     `level` and `shown` (how many picks fit) come from the cached path's size plan, so
-    both paths show the same thing.
+    both paths show the same thing. `public`: the edition's page for anyone (no reader,
+    no personal links), shown when a reader's own link was revoked.
     """
     env = email_environment()
     mine, trending = split_picks(picks)
@@ -298,7 +301,7 @@ def render_digest(
         )
         html_cards[pick.trending].append(env.get_template("email/_paper.html").render(context))
         text_cards[pick.trending].append(env.get_template("email/_paper.txt").render(context))
-    values = reader_values(labels, reader, picks, shown)
+    values = {**reader_values(labels, reader, picks, shown), "is_public": public}
     html = env.get_template("email/digest.html").render(
         shell_context(
             labels,

@@ -42,15 +42,16 @@ def test_a_forged_or_cut_link_gets_a_clear_error_page():
     assert "Traceback" not in response.text
 
 
-def test_a_revoked_link_no_longer_shows_the_digest(sqlite_url):
+def test_a_revoked_link_shows_the_public_edition_instead_of_the_readers_digest(sqlite_url):
     client = TestClient(create_app())
     subscriber_id, view = make_reader(2)
     with session_scope() as session:
         session.get_one(Subscriber, subscriber_id).token_generation += 1
     response = client.get(view.removeprefix("https://papers.test"))
-    assert response.status_code == 410
-    assert "no longer works" in response.text
-    assert "part 1" not in response.text
+    assert response.status_code == 200
+    assert "public version" in response.text
+    assert "ada@example.org" not in response.text
+    assert "part 2" in response.text  # the edition's most upvoted paper
 
 
 def test_a_link_to_a_digest_never_composed_says_so(sqlite_url):

@@ -4,7 +4,9 @@ The signed token names a subscriber, a paper and which of the paper's own links
 (abs, pdf, hf, code, project); never a URL. So the redirect can only lead to a URL we
 stored for that paper: there is no parameter an attacker could point elsewhere (no
 open redirect). Each first click on a paper becomes a Feedback(clicked) row that later
-rankings read.
+rankings read, unless the reader turned tracking off. A revoked link (the reader changed
+address or unsubscribed) still leads to the paper: links in old emails never die, they
+only stop recording.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.models import Feedback, FeedbackKind, Paper
+from newsletter.models import Feedback, FeedbackKind, Paper, Subscriber
 from newsletter.subscriptions.links import CLICK_TARGETS
 from newsletter.subscriptions.tokens import (
     InvalidToken,
@@ -100,17 +102,17 @@ def follow_click(token: str) -> Response:
         return _error(400, "This link does not work", "This link is not valid.")
     with session_scope() as session:
         try:
-            subscriber = current_subscriber(session, data)
+            subscriber: Subscriber | None = current_subscriber(session, data)
         except RevokedToken:
-            return _error(
-                400,
-                "This link no longer works",
-                "Links in older emails stop working after you unsubscribe or ask for new "
-                "links. The paper is still on arXiv.",
-            )
+            # An old email's link (address changed, unsubscribed): still the paper, but
+            # the click is nobody's to record any more.
+            subscriber = None
         paper = session.scalar(select(Paper).where(Paper.arxiv_id == arxiv_id))
         url = paper_url(paper, target) if paper is not None else None
+        if url is None and _ARXIV_ID.match(arxiv_id) and target in ("abs", "pdf"):
+            url = f"https://arxiv.org/{target}/{arxiv_id}"  # a paper since removed from us
         if url is None:
             return _error(404, "Paper link not found", "We have no such link for this paper.")
-        record_click(session, subscriber.id, arxiv_id)
+        if subscriber is not None and subscriber.click_tracking is not False:
+            record_click(session, subscriber.id, arxiv_id)
     return RedirectResponse(url, status_code=302, headers=PRIVATE_HEADERS)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.models import Delivery, Edition
-from newsletter.render.compose import view_html
+from newsletter.render.compose import public_html, view_html
 from newsletter.render.environment import email_environment
 from newsletter.subscriptions.tokens import (
     InvalidToken,
@@ -40,12 +40,14 @@ def view_digest(token: str) -> HTMLResponse:
         try:
             subscriber = current_subscriber(session, data)
         except RevokedToken:
-            return error_page(
-                410,
-                "This link no longer works",
-                "Links in older emails stop working after you unsubscribe or ask for new "
-                "links. Your newest digest has a working one.",
-            )
+            # A link in an old email never dies: it shows that day's edition as anyone
+            # may see it, with nothing of the reader it was sent to.
+            edition = session.scalar(select(Edition).where(Edition.key == data.extra))
+            if edition is None:
+                return error_page(
+                    404, "This digest is not available", "We have no such edition any more."
+                )
+            return HTMLResponse(public_html(session, edition), headers=PRIVATE_HEADERS)
         delivery = session.scalar(
             select(Delivery)
             .join(Edition, Edition.id == Delivery.edition_id)
