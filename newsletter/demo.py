@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -17,7 +18,8 @@ from newsletter.ranking.embed_job import embed_missing
 from newsletter.subscriptions.service import Preferences, add_subscriber
 from newsletter.timeutil import utcnow
 
-# Send hour 0 makes every demo reader due whenever the demo runs, in their own timezone.
+# Realistic local send hours; the demo still sends each reader's first digest at once
+# (see `due_now`), and later ones come at these hours.
 DEMO_READERS: list[tuple[str, Preferences]] = [
     (
         "ada@example.org",
@@ -25,7 +27,7 @@ DEMO_READERS: list[tuple[str, Preferences]] = [
             keywords=["out-of-distribution", "OOD detection"],
             categories=["cs.CV"],
             timezone="Europe/London",
-            send_hour=0,
+            send_hour=7,
             max_papers=5,
         ),
     ),
@@ -35,7 +37,7 @@ DEMO_READERS: list[tuple[str, Preferences]] = [
             keywords=["reinforcement learning", "in-context learning"],
             description="transformers that learn to act from trajectories",
             timezone="America/New_York",
-            send_hour=0,
+            send_hour=8,
             max_papers=5,
         ),
     ),
@@ -45,7 +47,7 @@ DEMO_READERS: list[tuple[str, Preferences]] = [
             keywords=["language models", "reasoning"],
             categories=["cs.CL"],
             timezone="Asia/Tokyo",
-            send_hour=0,
+            send_hour=6,
             max_papers=5,
         ),
     ),
@@ -55,7 +57,7 @@ DEMO_READERS: list[tuple[str, Preferences]] = [
             keywords=["diffusion", "image generation"],
             categories=["cs.CV"],
             timezone="Australia/Sydney",
-            send_hour=0,
+            send_hour=7,
             max_papers=5,
         ),
     ),
@@ -66,11 +68,36 @@ DEMO_READERS: list[tuple[str, Preferences]] = [
             categories=["stat.ML"],
             description="theory of deep learning and generalization",
             timezone="America/Los_Angeles",
-            send_hour=0,
+            send_hour=9,
             max_papers=5,
         ),
     ),
 ]
+
+
+@contextmanager
+def due_now(emails: Sequence[str]) -> Iterator[None]:
+    """Make the demo readers due at once (send hour 0), then give them their own hours back.
+
+    A newcomer should see a digest now, not at 07:00 in Tokyo; the readers they inspect
+    afterwards (preferences, next-due line) keep realistic hours.
+    """
+    with session_scope() as session:
+        hours = dict(
+            session.execute(
+                select(Subscriber.email, Subscriber.send_hour).where(Subscriber.email.in_(emails))
+            ).tuples()
+        )
+        for subscriber in session.scalars(select(Subscriber).where(Subscriber.email.in_(emails))):
+            subscriber.send_hour = 0
+    try:
+        yield
+    finally:
+        with session_scope() as session:
+            for subscriber in session.scalars(
+                select(Subscriber).where(Subscriber.email.in_(emails))
+            ):
+                subscriber.send_hour = hours[subscriber.email]
 
 
 def run_demo(say: Callable[[str], None]) -> None:
@@ -93,7 +120,8 @@ def run_demo(say: Callable[[str], None]) -> None:
             f"with {embedded['model']}"
         )
     # Whatever the weekday: arXiv's quiet days must not leave a newcomer's demo empty.
-    report = run_due(utcnow(), in_process=True, include_quiet_days=True)
+    with due_now([e for e, _ in DEMO_READERS]):
+        report = run_due(utcnow(), in_process=True, include_quiet_days=True)
     seconds = time.perf_counter() - started
     with session_scope() as session:
         emails = [e for e, _ in DEMO_READERS]
@@ -135,3 +163,7 @@ def run_demo(say: Callable[[str], None]) -> None:
             f"open the result: {outbox}/  (one .eml and one .html per reader; "
             "open an .html in a browser, or an .eml in a mail client)"
         )
+    say(
+        "serve the links in these emails (view in browser, More/Less like this, "
+        f"preferences): run `newsletter web`, then open {settings.base_url}/"
+    )

@@ -172,8 +172,6 @@ def explain_chunk(
                     if upvotes[col]
                     else fallback[col]
                 )
-            elif upvotes[col]:
-                parts.append(upvotes[col])
             reasons.append((col, _sentence(parts)))
         out.append(
             [

@@ -39,6 +39,7 @@ CARD_LINKS = (*CLICK_TARGETS, *FEEDBACK_CHOICES)
 HTML_LIMIT = 100_000
 
 _SPACES = re.compile(r"\s+")
+_CSS_URL = re.compile(r"https://[A-Za-z0-9._~/%+=&?-]+")
 
 
 def collapse(text: str) -> str:
@@ -134,8 +135,10 @@ class DigestPaper:
 
     def thumbnail(self) -> str | None:
         # Only Hugging Face's https thumbnails: known to load, 1200x630, no login.
+        # It goes into a CSS url(): only characters that cannot end it.
         url = self.thumbnail_url
-        return url if url and url.startswith(THUMB_HOSTS) else None
+        ok = url and url.startswith(THUMB_HOSTS) and _CSS_URL.fullmatch(url)
+        return url if ok else None
 
 
 @dataclass(frozen=True)

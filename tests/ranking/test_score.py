@@ -155,7 +155,7 @@ def test_every_pick_says_why():
     assert reasons[1].startswith("Resembles your seed paper “")
     assert reasons[2].startswith("Resembles “") and reasons[2].endswith("”, which you liked")
     assert picks[3][0].arxiv_id == "diffusion.1"
-    assert reasons[3] == "In your category cs.CV; 120 upvotes"
+    assert reasons[3] == "In your category cs.CV"  # the card shows the upvotes beside it
     assert reasons[4] == "Related to your description"
     assert all(p[0].score > 0 for p in picks)
 

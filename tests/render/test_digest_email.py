@@ -229,12 +229,14 @@ def test_inlined_html_keeps_media_queries_and_their_important_flags():
     container = document.xpath("//table[contains(@class,'container')]")[0]
     assert "width:600px" in container.get("style").replace(" ", "")
     assert not document.xpath("//link|//script")
-    assert document.xpath("//img")  # paper 4 has a thumbnail
-    for img in document.xpath("//img"):
-        # An empty alt: with images blocked, no broken-image box or stray text.
-        assert img.get("alt") == "" and img.get("width") and img.get("height")
-        # inline_css skips premailer's float -> align pass: it relies on this.
-        assert "float" not in img.get("style", "")
+    # Thumbnails are box backgrounds, not <img>: blocked, they leave no broken-image box.
+    assert not document.xpath("//img")
+    thumbs = document.xpath("//div[@class='thumb']")
+    assert thumbs  # paper 4 has a thumbnail
+    for thumb in thumbs:
+        style = thumb.get("style").replace(" ", "")
+        assert "width:120px" in style and "height:63px" in style
+        assert "background-image:url(https://cdn-thumbnails.huggingface.co/" in style
     preheader = document.xpath("//div[@class='preheader']")[0]
     assert "display:none" in preheader.get("style")
     assert "4 papers picked for you" in preheader.text_content()
