@@ -64,7 +64,13 @@ from newsletter.render.digest import (
 from newsletter.render.mime import build_message
 from newsletter.render.parts import EditionParts
 from newsletter.render.signing import SALT, click_urls, reader_links
-from newsletter.subscriptions.links import SubscriberLinks, click_link, links_for
+from newsletter.subscriptions.links import (
+    FEEDBACK_CHOICES,
+    SubscriberLinks,
+    click_link,
+    feedback_link,
+    links_for,
+)
 
 KEY = "daily-2026-11-26"
 WORDS = (
@@ -102,6 +108,13 @@ def candidate_papers(rng: random.Random, count: int) -> list[DigestPaper]:
                     if n % 2
                     else None
                 ),
+                # The richer cards: HF summaries, affiliations, comments and stars.
+                ai_summary=sentence(rng) if n % 2 else None,
+                affiliations=tuple(rng.sample(["MIT", "ETH Zürich", "Google DeepMind", "Inria"], 2))
+                if n % 3
+                else (),
+                num_comments=rng.randint(0, 40),
+                github_stars=rng.randint(10, 5000) if n % 3 == 0 else None,
             )
         )
     return papers
@@ -122,8 +135,18 @@ def readers_and_picks(
             paper = rng.choices(pool, weights)[0]
             chosen[paper.arxiv_id] = paper
         picks = [
-            Pick(paper, reason=f"matches '{rng.choice(WORDS)}' and '{rng.choice(WORDS)}'")
+            Pick(
+                paper,
+                reason=f"Your keywords '{rng.choice(WORDS)}' and '{rng.choice(WORDS)}' in the "
+                f"title; in your category {paper.categories[0]}",
+            )
             for paper in chosen.values()
+        ]
+        # "Also trending": two of the most upvoted papers the reader was not picked.
+        trending = [p for p in pool[:20] if p.arxiv_id not in chosen][:2]
+        picks += [
+            Pick(p, f"Trending outside your interests: {p.upvotes} upvotes", trending=True)
+            for p in trending
         ]
         out.append((subscriber_id, picks))
     return pool, out
@@ -143,7 +166,8 @@ def reader_of(subscriber_id: int, make_links: ReaderLinks = reader_links) -> Rea
         preferences_url=links.preferences,
         unsubscribe_url=links.unsubscribe,
         unsubscribe_mailto=links.unsubscribe_mailto,
-        next_due="Friday 27 November, 07:00 Europe/London",
+        next_due="Fri 27 Nov 2026, 07:00 (Europe/London)",
+        pool=412,
     )
 
 
@@ -167,7 +191,10 @@ def cached(parts: EditionParts, subscriber_id: int, picks: list[Pick]) -> bytes:
 def plain_click_urls(reader: Reader, paper: DigestPaper) -> dict[str, str | None]:
     """Each of the paper's links signed by `links.click_link`: plain itsdangerous."""
     sid, gen = reader.subscriber_id, reader.generation
-    return {target: click_link(sid, gen, paper.arxiv_id, target) for target in paper.targets}
+    urls = {target: click_link(sid, gen, paper.arxiv_id, target) for target in paper.targets}
+    for choice in FEEDBACK_CHOICES:
+        urls[choice] = feedback_link(sid, gen, paper.arxiv_id, choice)
+    return urls
 
 
 def plain_signing(parts: EditionParts, subscriber_id: int, picks: list[Pick]) -> bytes:
@@ -244,7 +271,13 @@ def kept_click_urls(reader: Reader, paper: DigestPaper) -> dict[str, str | None]
     base = get_settings().base_url + "/c/"
     sign = kept("click").dumps
     sid, gen, arxiv_id = reader.subscriber_id, reader.generation, paper.arxiv_id
-    return {t: base + sign([sid, gen, f"{arxiv_id}|{t}"]) for t in paper.targets}
+    urls: dict[str, str | None] = {
+        t: base + sign([sid, gen, f"{arxiv_id}|{t}"]) for t in paper.targets
+    }
+    feedback, base_f = kept("feedback").dumps, get_settings().base_url + "/f/"
+    for choice in FEEDBACK_CHOICES:
+        urls[choice] = base_f + feedback([sid, gen, f"{arxiv_id}|{choice}"])
+    return urls
 
 
 def kept_signing(parts: EditionParts, subscriber_id: int, picks: list[Pick]) -> bytes:
@@ -262,7 +295,7 @@ def stdlib_mime(parts: EditionParts, subscriber_id: int, picks: list[Pick]) -> b
     return stdlib_message(rendered, reader)
 
 
-TOKEN = re.compile(r"/(c|digest|preferences|unsubscribe)/[A-Za-z0-9_.-]+")
+TOKEN = re.compile(r"/(c|f|digest|preferences|unsubscribe)/[A-Za-z0-9_.-]+")
 
 
 def bodies(raw: bytes) -> tuple[str, str]:

@@ -83,12 +83,9 @@ def due_now(emails: Sequence[str]) -> Iterator[None]:
     afterwards (preferences, next-due line) keep realistic hours.
     """
     with session_scope() as session:
-        hours = dict(
-            session.execute(
-                select(Subscriber.email, Subscriber.send_hour).where(Subscriber.email.in_(emails))
-            ).tuples()
-        )
-        for subscriber in session.scalars(select(Subscriber).where(Subscriber.email.in_(emails))):
+        readers = session.scalars(select(Subscriber).where(Subscriber.email.in_(emails))).all()
+        hours = {subscriber.email: subscriber.send_hour for subscriber in readers}
+        for subscriber in readers:
             subscriber.send_hour = 0
     try:
         yield
