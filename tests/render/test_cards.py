@@ -74,7 +74,7 @@ def test_pdf_code_and_hugging_face_are_visible_links():
         "Abstract",
         "PDF",
         "Code",
-        b"Hugging\\xa0Face".decode("unicode_escape"),
+        "Hugging\u00a0Face",
     ]
 
 
