@@ -15,7 +15,7 @@ import re
 # Abbreviations that end in a stop ("e.g.", "et al.", "Fig.") do not end a sentence.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'“])")
 _NOT_AN_END = re.compile(
-    r"(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|Sec|resp|approx)\.|\b[A-Z]\.)\Z"
+    r"(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|Sec|resp|approx)\.|(?:^|\s)[A-Z]\.)\Z"
 )
 _SPACES = re.compile(r"\s+")
 
@@ -39,6 +39,15 @@ _CUES: tuple[re.Pattern[str], ...] = (
     re.compile(r"\b(?:we|this (?:paper|work))\b", re.IGNORECASE),
 )
 MAX_CHARS = 320
+# Openers that lean on the sentence before ("Hence, we propose"): alone on a card they
+# dangle, so they go and the sentence starts at its subject.
+_CONNECTIVE = re.compile(
+    r"^(?:hence|thus|therefore|consequently|accordingly|moreover|furthermore|additionally"
+    r"|in addition|to this end|to (?:address|tackle|solve|overcome|bridge|fill) (?:this|these|"
+    r"the above|such) [\w-]+(?: [\w-]+)?|in this (?:paper|work|study)|here|finally"
+    r"|specifically|concretely|instead|in contrast|however),\s+(?=we\b|this\b|our\b)",
+    re.IGNORECASE,
+)
 
 
 def sentences(text: str) -> list[str]:
@@ -63,10 +72,16 @@ def key_sentence(abstract: str) -> str:
     for cue in _CUES:
         for sentence in found:
             if cue.search(sentence):
-                return sentence
+                return _standalone(sentence)
     # No cue: the first sentence after a short background one reads better than it only
     # when there is no contribution sentence at all; keep the first (it names the topic).
     return found[0]
+
+
+def _standalone(sentence: str) -> str:
+    """Drop an opener that points back at the previous sentence ("Hence, we ...")."""
+    rest = _CONNECTIVE.sub("", sentence, count=1)
+    return rest[:1].upper() + rest[1:] if rest != sentence else sentence
 
 
 def shorten(text: str, limit: int) -> str:
