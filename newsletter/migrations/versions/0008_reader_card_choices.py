@@ -1,7 +1,7 @@
 """subscribers choose whether links are click-tracked and whether "Also trending" shows
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-01 23:50:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
