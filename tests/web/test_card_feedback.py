@@ -99,23 +99,24 @@ def test_less_like_this_in_one_digest_changes_the_next(client: TestClient):
     papers = edition()
     with session_scope() as session:
         add_candidates(session, papers, NOW)
-        reader = add_subscriber(
-            session, "r@example.org", Preferences(categories=["cs.CV"]), confirmed=True
-        )
+        prefs = Preferences(categories=["cs.CV"])
+        reader = add_subscriber(session, "r@example.org", prefs, confirmed=True)
+        twin = add_subscriber(session, "twin@example.org", prefs, confirmed=True)
         first = daily_edition(session, papers)
         delivery = pending_delivery(session, first.id, reader.id)
         rank_and_record(session, [delivery.id], now=NOW)
         before = [p["arxiv_id"] for p in delivery.papers or []]
-        reader_id = reader.id
+        reader_id, twin_id = reader.id, twin.id
     hidden = before[0]
     less = feedback_link(reader_id, 0, hidden, "less").removeprefix(BASE)
     client.post(less, data={"csrf_token": csrf_of(client.get(less).text)})
     with session_scope() as session:
         second = daily_edition(session, papers, days=1)
-        delivery = pending_delivery(session, second.id, reader_id)
-        rank_and_record(session, [delivery.id], now=NOW)
-        after = [p["arxiv_id"] for p in delivery.papers or []]
+        deliveries = [pending_delivery(session, second.id, s) for s in (reader_id, twin_id)]
+        rank_and_record(session, [d.id for d in deliveries], now=NOW)
+        after, twins = ([p["arxiv_id"] for p in d.papers or []] for d in deliveries)
     assert hidden in before and hidden not in after
+    assert hidden in twins  # the same interests without the click still get it
 
 
 def test_a_revoked_paper_link_still_leads_to_the_paper_without_recording(client: TestClient):
