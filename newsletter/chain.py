@@ -35,7 +35,7 @@ from newsletter.delivery.backends import process_limiter, process_sender
 from newsletter.delivery.base import TransientSendError
 from newsletter.delivery.ratelimit import RateLimitTimeout
 from newsletter.delivery.send import Outcome, compose_chunk, send_composed
-from newsletter.editions import plan_deliveries
+from newsletter.editions import plan_deliveries, plan_for
 from newsletter.models import Delivery, Edition
 from newsletter.operations.heartbeat import stamp_plan
 from newsletter.queues import broker
@@ -270,6 +270,22 @@ def run_due(
         planned=planned,
         seconds=time.perf_counter() - started,
         editions=edition_states(now),
+    )
+
+
+def send_now(subscriber_ids: Sequence[int], now: datetime | None = None) -> RunReport:
+    """Plan the current edition for these readers whatever their send hour, then rank
+    and send it in-process (the demo shows a digest at once; the readers keep their
+    own send hours for every later edition and for the "next digest" line)."""
+    now = now or utcnow()
+    started = time.perf_counter()
+    with session_scope() as session:
+        ids = plan_for(session, subscriber_ids, now)
+    handoff = InProcess()
+    for chunk in chunked(ids):
+        handoff.rank(chunk)
+    return RunReport(
+        planned=len(ids), seconds=time.perf_counter() - started, editions=edition_states(now)
     )
 
 

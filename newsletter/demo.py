@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from newsletter.chain import run_due
+from newsletter.chain import send_now
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.ingest.service import run_ingest
@@ -75,28 +74,6 @@ DEMO_READERS: list[tuple[str, Preferences]] = [
 ]
 
 
-@contextmanager
-def due_now(emails: Sequence[str]) -> Iterator[None]:
-    """Make the demo readers due at once (send hour 0), then give them their own hours back.
-
-    A newcomer should see a digest now, not at 07:00 in Tokyo; the readers they inspect
-    afterwards (preferences, next-due line) keep realistic hours.
-    """
-    with session_scope() as session:
-        readers = session.scalars(select(Subscriber).where(Subscriber.email.in_(emails))).all()
-        hours = {subscriber.email: subscriber.send_hour for subscriber in readers}
-        for subscriber in readers:
-            subscriber.send_hour = 0
-    try:
-        yield
-    finally:
-        with session_scope() as session:
-            for subscriber in session.scalars(
-                select(Subscriber).where(Subscriber.email.in_(emails))
-            ):
-                subscriber.send_hour = hours[subscriber.email]
-
-
 def run_demo(say: Callable[[str], None]) -> None:
     settings = get_settings()
     started = time.perf_counter()
@@ -116,9 +93,15 @@ def run_demo(say: Callable[[str], None]) -> None:
             f"embedded {embedded['papers']} papers and {embedded['texts']} reader texts "
             f"with {embedded['model']}"
         )
-    # Whatever the weekday: arXiv's quiet days must not leave a newcomer's demo empty.
-    with due_now([e for e, _ in DEMO_READERS]):
-        report = run_due(utcnow(), in_process=True, include_quiet_days=True)
+    # Now, whatever the hour or weekday: a newcomer should see a digest at once, not at
+    # 07:00 in Tokyo or on Monday; the readers keep their own hours after this.
+    with session_scope() as session:
+        ids = list(
+            session.scalars(
+                select(Subscriber.id).where(Subscriber.email.in_([e for e, _ in DEMO_READERS]))
+            )
+        )
+    report = send_now(ids, utcnow())
     seconds = time.perf_counter() - started
     with session_scope() as session:
         emails = [e for e, _ in DEMO_READERS]

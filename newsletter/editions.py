@@ -4,6 +4,7 @@ the Delivery rows of the readers due in it (the plan step of newsletter.chain)."
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,8 +13,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from newsletter.models import Delivery, DeliveryState, Edition, Frequency, Paper
-from newsletter.schedule import due_subscribers, edition_window
+from newsletter.models import (
+    Delivery,
+    DeliveryState,
+    Edition,
+    Frequency,
+    Paper,
+    Subscriber,
+    SubscriberStatus,
+)
+from newsletter.schedule import (
+    DueSubscriber,
+    daily_key,
+    due_subscribers,
+    edition_window,
+    local_slot,
+    weekly_key,
+)
 from newsletter.timeutil import utcnow
 
 LOOKBACK = {Frequency.DAILY: timedelta(days=2), Frequency.WEEKLY: timedelta(days=8)}
@@ -68,7 +84,29 @@ def plan_deliveries(session: Session, now: datetime | None = None) -> list[int]:
     never makes a second delivery.
     """
     now = now or utcnow()
-    due = due_subscribers(session, now)
+    return _plan(session, due_subscribers(session, now), now)
+
+
+def plan_for(
+    session: Session, subscriber_ids: Sequence[int], now: datetime | None = None
+) -> list[int]:
+    """Create Delivery rows of the current edition for these active readers, whatever
+    their send hour (the demo; an operator's "send now"). Never a second delivery."""
+    now = now or utcnow()
+    readers = session.execute(
+        select(Subscriber.id, Subscriber.timezone, Subscriber.frequency).where(
+            Subscriber.id.in_(list(subscriber_ids)), Subscriber.status == SubscriberStatus.ACTIVE
+        )
+    ).all()
+    due = []
+    for sid, timezone, frequency in readers:
+        today = local_slot(timezone, now).local_date
+        key = weekly_key(today) if frequency == Frequency.WEEKLY else daily_key(today)
+        due.append(DueSubscriber(sid, key))
+    return _plan(session, due, now)
+
+
+def _plan(session: Session, due: Sequence[DueSubscriber], now: datetime) -> list[int]:
     by_key: dict[str, list[int]] = defaultdict(list)
     for item in due:
         by_key[item.edition_key].append(item.subscriber_id)

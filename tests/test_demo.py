@@ -50,3 +50,15 @@ def test_the_demo_writes_one_email_per_reader_and_never_sends_an_edition_twice(t
     assert second.returncode == 0, second.stderr
     assert "never sent twice" in second.stdout
     assert sorted(outbox.glob("*.eml")) == emls
+
+
+def test_each_demo_email_names_the_readers_own_next_send_hour(tmp_path):
+    """The demo sends at once, yet each email's "next digest" line keeps the reader's hour."""
+    from newsletter.demo import DEMO_READERS
+
+    assert run_demo(tmp_path).returncode == 0
+    for address, prefs in DEMO_READERS:
+        [path] = (tmp_path / "outbox").glob(f"*-{address}.eml")
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        text = message.get_body(("plain",)).get_content()
+        assert f"{prefs.send_hour:02d}:00 ({prefs.timezone})" in " ".join(text.split())
