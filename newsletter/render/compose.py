@@ -13,9 +13,9 @@ from newsletter.delivery.base import OutgoingEmail
 from newsletter.models import Delivery, Edition, EmailFormat, Paper, Subscriber
 from newsletter.render.digest import (
     HTML_LIMIT,
+    Card,
     DigestPaper,
     EditionLabels,
-    Pick,
     Reader,
     render_digest,
 )
@@ -27,12 +27,12 @@ from newsletter.render.trending import hidden_by, load_pool, outside_interests
 from newsletter.schedule import next_due_label
 
 
-def picks_of(session: Session, recorded: Sequence[dict[str, Any]]) -> list[Pick]:
+def picks_of(session: Session, recorded: Sequence[dict[str, Any]]) -> list[Card]:
     """Turn a Delivery's recorded picks into papers, in order; papers gone since are left out."""
     ids = [str(p["arxiv_id"]) for p in recorded]
     papers = {p.arxiv_id: p for p in session.scalars(select(Paper).where(Paper.arxiv_id.in_(ids)))}
     return [
-        Pick(digest_paper(papers[str(p["arxiv_id"])]), str(p.get("reason") or ""))
+        Card(digest_paper(papers[str(p["arxiv_id"])]), str(p.get("reason") or ""))
         for p in recorded
         if str(p["arxiv_id"]) in papers
     ]
@@ -57,7 +57,7 @@ def reader_for(subscriber: Subscriber, edition_key: str, pool: int = 0) -> Reade
 def compose_digest(
     edition_key: str,
     reader: Reader,
-    picks: Sequence[Pick],
+    picks: Sequence[Card],
     *,
     html: bool = True,
     limit: int | None = HTML_LIMIT,
@@ -117,7 +117,7 @@ def view_html(session: Session, delivery: Delivery, subscriber: Subscriber) -> s
 
 def reader_and_picks(
     session: Session, edition: Edition, delivery: Delivery, subscriber: Subscriber
-) -> tuple[Reader, list[Pick]]:
+) -> tuple[Reader, list[Card]]:
     """The reader's values and picks: their own, then "Also trending" unless turned off."""
     pool = edition.candidate_ids or []
     reader = reader_for(subscriber, edition.key, len(pool))
@@ -154,7 +154,7 @@ def public_html(session: Session, edition: Edition) -> str:
         tracking=False,
     )
     papers = load_pool(session, edition.candidate_ids or [])[:PUBLIC_PICKS]
-    picks = [Pick(paper) for paper in papers]
+    picks = [Card(paper) for paper in papers]
     labels = EditionLabels.from_key(edition.key)
     return render_digest(
         labels, reader, picks, lambda _reader, paper: direct_urls(paper), public=True

@@ -142,8 +142,13 @@ class DigestPaper:
 
 
 @dataclass(frozen=True)
-class Pick:
-    """One paper chosen for one reader, with why."""
+class Card:
+    """One paper as a reader's digest shows it: the paper, why it is there, which section.
+
+    The ranking's own record of a choice is newsletter.ranking.profile.Pick (an id, a
+    score and a reason, stored on the Delivery); a Card is that pick with its paper
+    loaded for display.
+    """
 
     paper: DigestPaper
     reason: str = ""
@@ -205,7 +210,7 @@ class RenderedEmail:
 ClickUrls = Callable[[Reader, DigestPaper], dict[str, str | None]]
 
 
-def subject_for(labels: EditionLabels, picks: Sequence[Pick]) -> str:
+def subject_for(labels: EditionLabels, picks: Sequence[Card]) -> str:
     """Name the top paper and how many follow: what makes a reader open today's email."""
     mine = [p for p in picks if not p.trending]
     if not mine:
@@ -214,7 +219,7 @@ def subject_for(labels: EditionLabels, picks: Sequence[Pick]) -> str:
     return subject + (f" +{len(mine) - 1} more" if len(mine) > 1 else "")
 
 
-def intro_for(labels: EditionLabels, picks: Sequence[Pick], pool: int) -> str:
+def intro_for(labels: EditionLabels, picks: Sequence[Card], pool: int) -> str:
     """The line under the heading: "5 picks from 412 new papers today"."""
     mine = sum(1 for p in picks if not p.trending)
     count = f"{mine} pick{'s' if mine != 1 else ''}"
@@ -227,12 +232,12 @@ def more_label(count: int) -> str:
     return f"{count} more paper{'s' if count != 1 else ''}"
 
 
-def split_picks(picks: Sequence[Pick]) -> tuple[list[Pick], list[Pick]]:
+def split_picks(picks: Sequence[Card]) -> tuple[list[Card], list[Card]]:
     """The reader's own picks ("For you") and the "Also trending" ones, in order."""
     return [p for p in picks if not p.trending], [p for p in picks if p.trending]
 
 
-def preheader_for(picks: Sequence[Pick], shown: int) -> str:
+def preheader_for(picks: Sequence[Card], shown: int) -> str:
     mine = [p for p in picks if not p.trending]
     if not mine:
         return "No new papers matched your interests this time."
@@ -279,7 +284,7 @@ def shell_context(labels: EditionLabels, values: dict[str, Any]) -> dict[str, An
 def render_digest(
     labels: EditionLabels,
     reader: Reader,
-    picks: Sequence[Pick],
+    picks: Sequence[Card],
     click_urls: ClickUrls,
     *,
     level: int = 0,
@@ -336,7 +341,7 @@ def _line_end(text: str) -> str:
 
 
 def reader_values(
-    labels: EditionLabels, reader: Reader, picks: Sequence[Pick], shown: int
+    labels: EditionLabels, reader: Reader, picks: Sequence[Card], shown: int
 ) -> dict[str, Any]:
     """The per-reader values of the digest shell (slots in the cached path)."""
     mine = split_picks(picks)[0]
@@ -353,7 +358,7 @@ def reader_values(
     }
 
 
-def shell_flags(reader: Reader, picks: Sequence[Pick], shown: int) -> dict[str, bool]:
+def shell_flags(reader: Reader, picks: Sequence[Card], shown: int) -> dict[str, bool]:
     """Which variant of the shell a reader gets (each is rendered once per edition)."""
     mine = sum(1 for p in picks if not p.trending)
     return {

@@ -27,10 +27,10 @@ from newsletter.render import signing
 from newsletter.render.digest import (
     HTML_LIMIT,
     LEAD_LEVELS,
+    Card,
     ClickUrls,
     DigestPaper,
     EditionLabels,
-    Pick,
     Reader,
     card_context,
     shell_context,
@@ -146,7 +146,7 @@ class EditionParts:
     warmed: bool = False
     warm_cursor: int = 0
 
-    def ensure(self, picks: Sequence[Pick], candidates: Candidates) -> None:
+    def ensure(self, picks: Sequence[Card], candidates: Candidates) -> None:
         """Make sure the picks' cards are cached, inlining the next candidates with them.
 
         premailer's cost is mostly per run (~20 ms), not per card (~2 ms in a batch), so
@@ -193,7 +193,7 @@ class EditionParts:
     def compose(
         self,
         reader: Reader,
-        picks: Sequence[Pick],
+        picks: Sequence[Card],
         click_urls: ClickUrls,
         *,
         limit: int | None = HTML_LIMIT,
@@ -280,7 +280,7 @@ class EditionParts:
     def _html(
         self,
         reader: Reader,
-        picks: Sequence[Pick],
+        picks: Sequence[Card],
         cards: list[list[Piece]],
         n_mine: int,
         shown: int,

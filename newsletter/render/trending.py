@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.models import Feedback, FeedbackKind, Interest, InterestKind, Paper
-from newsletter.render.digest import DigestPaper, Pick
+from newsletter.render.digest import Card, DigestPaper
 from newsletter.render.papers import digest_paper
 
 MAX_TRENDING = 2
@@ -44,7 +44,7 @@ def outside_interests(
     interests: Iterable[Interest],
     skip: set[str],
     limit: int = MAX_TRENDING,
-) -> list[Pick]:
+) -> list[Card]:
     """Take up to `limit` papers of `pool` that match none of `interests` and are not in `skip`."""
     keywords, categories = [], set()
     for interest in interests:
@@ -52,7 +52,7 @@ def outside_interests(
             keywords.append(interest.value.lower())
         elif interest.kind == InterestKind.CATEGORY:
             categories.add(interest.value)
-    out: list[Pick] = []
+    out: list[Card] = []
     for paper in pool:
         if len(out) >= limit:
             break
@@ -64,7 +64,7 @@ def outside_interests(
         text = f"{paper.title} {paper.abstract}".lower()
         if any(k in text for k in keywords):
             continue
-        out.append(Pick(paper, trending_reason(paper), trending=True))
+        out.append(Card(paper, trending_reason(paper), trending=True))
     return out
 
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 from newsletter.render.digest import (
     CARD_LINKS,
+    Card,
     EditionLabels,
-    Pick,
     Reader,
     intro_for,
     more_label,
@@ -74,7 +74,7 @@ repeated_pair = functools.lru_cache(maxsize=16384)(pair)
 URL_SLOTS = {target: f"url_{target}" for target in CARD_LINKS}
 
 
-def variant(reader: Reader, picks: Sequence[Pick], shown: int) -> tuple[bool, ...]:
+def variant(reader: Reader, picks: Sequence[Card], shown: int) -> tuple[bool, ...]:
     """The shell's flags as a cache key, in `shell_flags`' order."""
     return tuple(shell_flags(reader, picks, shown).values())
 
@@ -83,7 +83,7 @@ ShellValues = dict[str, Piece | list[Piece]]
 
 
 def shell_values(
-    labels: EditionLabels, reader: Reader, picks: Sequence[Pick], shown: int
+    labels: EditionLabels, reader: Reader, picks: Sequence[Card], shown: int
 ) -> tuple[ShellValues, ShellValues]:
     """The shell's per-reader values with every pick shown: (HTML-escaped, as they are)."""
     html: ShellValues = {}
@@ -101,7 +101,7 @@ def shell_values(
     return html, text
 
 
-def shown_values(picks: Sequence[Pick], shown: int, html: ShellValues, text: ShellValues) -> None:
+def shown_values(picks: Sequence[Card], shown: int, html: ShellValues, text: ShellValues) -> None:
     """Set the values that depend on how many picks are shown (see `reader_values`)."""
     text["preheader"], html["preheader"] = repeated_pair(preheader_for(picks, shown))
     mine = sum(1 for p in picks if not p.trending)

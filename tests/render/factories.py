@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from newsletter.render.digest import DigestPaper, Pick, Reader
+from newsletter.render.digest import Card, DigestPaper, Reader
 from newsletter.render.signing import direct_urls, reader_links
 from newsletter.subscriptions.links import FEEDBACK_CHOICES, click_link, feedback_link
 
@@ -45,9 +45,9 @@ def paper(number: int, **overrides: object) -> DigestPaper:
     return DigestPaper(**fields)  # type: ignore[arg-type]
 
 
-def picks(count: int = 10, **overrides: object) -> list[Pick]:
+def picks(count: int = 10, **overrides: object) -> list[Card]:
     return [
-        Pick(paper(n, **overrides), reason=f"matches 'agents' and 'planning', in cs.LG ({n})")
+        Card(paper(n, **overrides), reason=f"matches 'agents' and 'planning', in cs.LG ({n})")
         for n in range(1, count + 1)
     ]
 

@@ -3,16 +3,16 @@ remnants, forty authors, no abstract, Hugging Face summaries and thumbnails."""
 
 from __future__ import annotations
 
-from newsletter.render.digest import Pick
+from newsletter.render.digest import Card
 from tests.render import factories
 
 THUMB = "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{}.png"
 
 
-def messy_picks(trending: bool = True) -> list[Pick]:
+def messy_picks(trending: bool = True) -> list[Card]:
     p = factories.paper
     mine = [
-        Pick(
+        Card(
             p(
                 1,
                 title="Test-Time Adaptation of Vision-Language Models via Entropy-Regularised "
@@ -30,7 +30,7 @@ def messy_picks(trending: bool = True) -> list[Pick]:
             ),
             "Your keyword 'test-time adaptation' in the title; in your category cs.CV",
         ),
-        Pick(
+        Card(
             p(
                 2,
                 title="Out-of-distribution detection with normalizing flows",
@@ -44,11 +44,11 @@ def messy_picks(trending: bool = True) -> list[Pick]:
             ),
             "Resembles “Energy-based Out-of-distribution Detection”, which you liked",
         ),
-        Pick(
+        Card(
             p(3, title="A paper with no abstract at all", abstract="", authors=()),
             "In your category cs.CV; also in cs.LG",
         ),
-        Pick(
+        Card(
             p(
                 4,
                 title="Σύνθεση: scaling laws for αβγ-transformers with $\\mathcal{L}$ losses",
@@ -62,7 +62,7 @@ def messy_picks(trending: bool = True) -> list[Pick]:
         return mine
     return [
         *mine,
-        Pick(
+        Card(
             p(
                 5,
                 title="Gemma 4 technical report",
@@ -73,7 +73,7 @@ def messy_picks(trending: bool = True) -> list[Pick]:
             "Trending outside your interests: 412 upvotes, 45 comments",
             trending=True,
         ),
-        Pick(
+        Card(
             p(6, title="Protein folding at the scale of a genome", upvotes=233),
             "Trending outside your interests: 233 upvotes",
             trending=True,

@@ -82,7 +82,7 @@ def browser() -> Iterator[object]:
 def digest_file() -> Path:
     picks = factories.picks(8)
     # A worst case for narrow screens: an unbreakable word and a long URL-like string.
-    picks[2] = factories.Pick(
+    picks[2] = factories.Card(
         factories.paper(3, title="Supercalifragilistic" * 12, abstract="x" * 400 + ". Done."),
         reason="https://example.org/" + "very-long-path/" * 20,
     )

@@ -169,7 +169,7 @@ def test_titles_authors_and_reasons_from_sources_arrive_as_text():
     attack = "<img src=x onerror=alert(1)>"
     reader = factories.reader(email="ada@example.org")
     picks = [
-        factories.Pick(
+        factories.Card(
             factories.paper(1, title=attack, authors=(attack,), abstract=attack),
             reason=f'matches "{attack}"',
         ),
@@ -274,13 +274,13 @@ def test_a_reader_with_an_uncached_paper_inlines_the_next_candidates_too():
     def load(start: int, count: int) -> list:
         return candidates[start : start + count]
 
-    first = [factories.Pick(p, "r") for p in candidates[:10]]
+    first = [factories.Card(p, "r") for p in candidates[:10]]
     parts.ensure(first, load)
     runs = parts.premailer_runs
     for offset in range(10, 200, 10):  # every later reader's picks were inlined ahead
-        parts.ensure([factories.Pick(p, "r") for p in candidates[offset : offset + 10]], load)
+        parts.ensure([factories.Card(p, "r") for p in candidates[offset : offset + 10]], load)
     assert parts.premailer_runs == runs == 1
-    parts.ensure([factories.Pick(candidates[250], "r")], load)  # past the first batch
+    parts.ensure([factories.Card(candidates[250], "r")], load)  # past the first batch
     assert parts.premailer_runs == 2
 
 
