@@ -11,7 +11,7 @@ the signals at every pick in one array pass; here only the words are put togethe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +20,7 @@ from scipy import sparse
 from newsletter.ranking.model import EditionModel
 from newsletter.ranking.profile import Pick, Profile
 from newsletter.ranking.signals.boosts import Asked
+from newsletter.ranking.signals.references import Refs
 from newsletter.ranking.signals.relevance import Relevance
 
 # Signals are scaled so the reader's best candidate is 1; below these fractions of the
@@ -103,9 +104,18 @@ def _keyword_hits(s: PickSignals) -> np.ndarray:
 
 
 def explain_chunk(
-    model: EditionModel, profiles: Sequence[Profile], s: PickSignals
+    model: EditionModel,
+    profiles: Sequence[Profile],
+    s: PickSignals,
+    refs: Refs | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> list[list[Pick]]:
-    """Turn each reader's chosen columns into Picks with their reasons."""
+    """Turn each reader's chosen columns into Picks with their reasons.
+
+    `refs` and `titles` let a reason name a liked or seed paper from an earlier edition
+    by its title (the closest one to the pick, by the same similarity ranking used).
+    """
+    named = _Anchors(model, refs, titles or {})
     n_readers, k = s.cols.shape
     cols = np.where(s.cols >= 0, s.cols, 0)
     hits = _keyword_hits(s)
@@ -150,9 +160,9 @@ def explain_chunk(
                     found.append(own[second_hit[reader][j]][0])
                 lead_words = _keywords_where(found, papers[col].title)
             elif code == 2:
-                lead_words = "resembles " + _closest(model, profile.liked, col, "a paper you liked")
+                lead_words = "resembles " + named.liked(profile.liked, col)
             elif code == 3:
-                lead_words = "resembles " + _closest_seed(model, profile, col)
+                lead_words = "resembles " + named.seed(profile.seed_papers, col)
             elif code == 4:
                 lead_words = "like papers you liked or opened"
             elif code == 5:
@@ -244,24 +254,45 @@ def _shared_category(
     return np.where(match.any(axis=2), ids, -1)
 
 
-def _closest(model: EditionModel, anchors: Sequence[str], col: int, otherwise: str) -> str:
-    """Name, by its title, the paper of `anchors` among the candidates closest to `col`."""
-    known = [a for a in anchors if a in model.index]
-    if not known:
-        return otherwise
-    rows = np.array([model.index[a] for a in known])
-    best = known[int(np.argmax(model.similarity_rows(rows)[:, col]))]
-    return f"“{_first_words(model.papers[model.index[best]].title, 10)}”, which you liked"
+@dataclass
+class _Anchors:
+    """Name the reader's paper (liked or seed) closest to a pick, by its title."""
 
+    model: EditionModel
+    refs: Refs | None
+    titles: Mapping[str, str]
 
-def _closest_seed(model: EditionModel, profile: Profile, col: int) -> str:
-    seeds = [a for a in profile.seed_papers if a in model.index]
-    if seeds:
-        # Seeds among the candidates: name the closest one, by its title.
-        rows = np.array([model.index[a] for a in seeds])
-        best = seeds[int(np.argmax(model.similarity_rows(rows)[:, col]))]
-        title = _first_words(model.papers[model.index[best]].title, 10)
-        return f"your seed paper “{title}”"
-    if len(profile.seed_papers) == 1:
-        return f"your seed paper {profile.seed_papers[0]}"
-    return "your seed papers"
+    def _closest(self, anchors: Sequence[str], col: int) -> str | None:
+        best, best_sim = None, -1.0
+        for arxiv_id in anchors:
+            if self.refs is not None and arxiv_id in self.refs.position:
+                sim = float(self.refs.to_candidates[self.refs.position[arxiv_id], col])
+            elif arxiv_id in self.model.index:
+                row = np.array([self.model.index[arxiv_id]])
+                sim = float(self.model.similarity_rows(row)[0, col])
+            else:
+                continue
+            if sim > best_sim:
+                best, best_sim = arxiv_id, sim
+        return best
+
+    def _title(self, arxiv_id: str) -> str | None:
+        if arxiv_id in self.model.index:
+            return self.model.papers[self.model.index[arxiv_id]].title
+        return self.titles.get(arxiv_id)
+
+    def liked(self, anchors: Sequence[str], col: int) -> str:
+        best = self._closest(anchors, col)
+        title = self._title(best) if best else None
+        if title:
+            return f"“{_first_words(title, 10)}”, which you liked"
+        return f"{best}, which you liked" if best else "a paper you liked"
+
+    def seed(self, anchors: Sequence[str], col: int) -> str:
+        best = self._closest(anchors, col)
+        title = self._title(best) if best else None
+        if title:
+            return f"your seed paper “{_first_words(title, 10)}”"
+        if best:
+            return f"your seed paper {best}"
+        return "your seed papers"

@@ -207,6 +207,12 @@ def rank_readers(
     k = max(s.max_papers for s in subscribers)
     profiles = profiles_for(session, subscribers, now)
     library = library_for(session, profiles, model)
+    titles: dict[str, str] = {
+        arxiv_id: title
+        for arxiv_id, title in session.execute(
+            select(Paper.arxiv_id, Paper.title).where(Paper.arxiv_id.in_(list(library)))
+        )
+    }
     return rank(
         model,
         profiles,
@@ -214,6 +220,7 @@ def rank_readers(
         weights=configured_weights(),
         library=library,
         dense=dense_for(session, profiles, model, library),
+        titles=titles,
     )
 
 

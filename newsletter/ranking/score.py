@@ -48,6 +48,7 @@ def rank(
     library: Mapping[str, str] | None = None,
     chunk_size: int = CHUNK_SIZE,
     dense: DenseVectors | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> list[list[Pick]]:
     """Return the top `k` picks for each profile, best first, each with a reason.
 
@@ -55,6 +56,7 @@ def rank(
     hidden or sent papers) to their text, so they can still steer the ranking.
     `dense` holds stored sentence embeddings of such papers and of the readers'
     keywords and descriptions; they count only if the model has candidate vectors too.
+    `titles` (arXiv id -> title) lets a reason name a library paper by its title.
     """
     weights = weights or RankWeights()
     if not len(model) or not profiles or k <= 0:
@@ -78,7 +80,7 @@ def rank(
         picks: list[list[Pick]] = []
         for start in range(0, len(profiles), chunk_size):
             chunk = profiles[start : start + chunk_size]
-            picks.extend(rank_chunk(model, chunk, k, weights, refs, texts))
+            picks.extend(rank_chunk(model, chunk, k, weights, refs, texts, titles))
         return picks
 
 
@@ -89,6 +91,7 @@ def rank_chunk(
     w: RankWeights,
     refs: Refs,
     texts: Texts | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> list[list[Pick]]:
     """Score every candidate for a chunk of readers, then pick and explain each digest.
 
@@ -172,4 +175,4 @@ def rank_chunk(
 
     chosen = diversify(model, score, k, w)
     signals = pick_signals(chosen, score, relevant, learned, has_model, asked)
-    return explain_chunk(model, profiles, signals)
+    return explain_chunk(model, profiles, signals, refs, titles)

@@ -176,7 +176,8 @@ def test_a_seed_paper_from_an_earlier_edition_steers_the_digest(sqlite_url: str)
         rank_and_record(session, [delivery.id], now=NOW)
         picked = delivery.papers or []
     assert [topic_of(p["arxiv_id"]) for p in picked[:3]] == ["diffusion"] * 3
-    assert picked[0]["reason"].startswith("Resembles your seed paper 2401.00001")
+    # Named by its title, though it came in an earlier edition.
+    assert picked[0]["reason"].startswith("Resembles your seed paper “Denoising diffusion models”")
 
 
 def test_a_preview_ranks_exactly_as_the_send_path(sqlite_url: str, monkeypatch):
