@@ -36,6 +36,7 @@ from newsletter.delivery.base import TransientSendError
 from newsletter.delivery.ratelimit import RateLimitTimeout
 from newsletter.delivery.send import Outcome, compose_chunk, send_composed
 from newsletter.editions import plan_deliveries, plan_for
+from newsletter.metrics import count_send
 from newsletter.models import Delivery, Edition
 from newsletter.operations.heartbeat import stamp_plan
 from newsletter.queues import broker
@@ -134,6 +135,7 @@ def send(delivery_ids: list[int]) -> dict[str, int]:
         for n, delivery_id in enumerate(delivery_ids):
             email = composed[delivery_id]
             outcome = email if isinstance(email, Outcome) else send_composed(email, sender, limiter)
+            count_send("digest", outcome)
             if outcome == Outcome.PAUSED:
                 counts[Outcome.PAUSED] += len(delivery_ids) - n
                 break

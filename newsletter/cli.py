@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Any
@@ -13,6 +14,7 @@ from newsletter.cliutil import friendly_errors, ready_database
 from newsletter.config import MAX_PAPERS, ConfigError, get_settings
 from newsletter.delivery import commands as delivery_commands
 from newsletter.ingest import commands as ingest_commands
+from newsletter.logging_setup import json_logs_if_asked
 from newsletter.ranking import commands as ranking_commands
 from newsletter.render import commands as render_commands
 from newsletter.web import commands as web_commands
@@ -176,6 +178,9 @@ for command in (
 
 def main() -> None:
     """Console-script entry point."""
+    # Bad settings are the command's to report (and --help works regardless).
+    with contextlib.suppress(ConfigError):
+        json_logs_if_asked(get_settings().log_format)
     try:
         cli(prog_name="newsletter")
     except ConfigError as exc:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic.types import DirectoryPath
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsletter.config_sections import (
@@ -23,6 +24,7 @@ from newsletter.config_sections import (
     DefaultSettings,
     HttpSettings,
     RankWeights,
+    RetentionSettings,
     ScheduleSettings,
     Section,
     SendSettings,
@@ -115,6 +117,14 @@ class Settings(BaseSettings):
     # --- operators' cockpit: /admin actions and alerts (issue 15) -----------------
     # /admin alerts when the oldest message of a queue has waited longer than this.
     alert_queue_age_minutes: float = Field(15.0, gt=0)
+    # --- metrics, logs, retention (issue 15; README "Metrics and logs") -------------
+    # "json": one JSON object per log line, with the task id, edition and delivery id.
+    log_format: Literal["text", "json"] = "text"
+    # prometheus-client's own variable: a directory where every worker and web process
+    # of a host keeps its counters, so /metrics adds them all up. Empty it before start.
+    metrics_dir: DirectoryPath | None = Field(
+        None, validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR")
+    )
 
     ranking: RankWeights = _section(RankWeights)
     send: SendSettings = _section(SendSettings)
@@ -125,6 +135,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = _section(ScheduleSettings)
     defaults: DefaultSettings = _section(DefaultSettings)
     signup_limits: SignupLimits = _section(SignupLimits)
+    retention: RetentionSettings = _section(RetentionSettings)
 
     _urls = field_validator("hf_api_url", "oai_url")(http_url)
     _lists = field_validator("ingest_sources", mode="before")(comma_list)

@@ -228,3 +228,16 @@ class SignupLimits(Section):
     # Outgoing signup/confirmation emails in all.
     overall: int = Field(200, ge=0, validation_alias=AliasChoices("NEWSLETTER_SIGNUP_LIMIT_GLOBAL"))
     window_seconds: float = Field(3600.0, gt=0)
+
+
+class RetentionSettings(Section):
+    """Days the daily prune keeps rows (NEWSLETTER_RETENTION_*; newsletter/retention.py).
+
+    SES events go after `event_days`, except bounces and complaints, which the 30-day
+    rates count: they go with ingest runs and sent deliveries after `days` (>= 31).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="NEWSLETTER_RETENTION_")
+
+    event_days: int = Field(14, ge=1)
+    days: int = Field(90, ge=31)

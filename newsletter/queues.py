@@ -22,7 +22,7 @@ class Queue(enum.StrEnum):
     """Each queue is named after what its workers do."""
 
     INGEST = "ingest"  # fetch sources, store papers, embed them
-    SCHEDULE = "schedule"  # plan who is due, requeue lost work, expire stuck claims
+    SCHEDULE = "schedule"  # plan who is due, requeue lost work, expire claims, prune
     RANK = "rank"  # rank a chunk of readers against the edition and record the picks
     SEND = "send"  # render each picked delivery and hand it to the provider
     # Confirmation, welcome, goodbye and change-of-address emails: workers of their own
@@ -40,6 +40,7 @@ TASK_QUEUES: dict[str, Queue] = {
     "send_chunk": Queue.SEND,
     "send_transactional": Queue.TRANSACTIONAL,
     "requeue_mail": Queue.SCHEDULE,
+    "prune_old_rows": Queue.SCHEDULE,
 }
 # Task messages carry the full name of the Celery task that runs them.
 TASK_MODULE = "workers.tasks"

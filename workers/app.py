@@ -21,6 +21,7 @@ from newsletter.ingest.plan import scheduled_ingests
 from newsletter.queues import TASK_QUEUES, task_name
 from newsletter.queues import Queue as QueueName
 from newsletter.ranking.embedder import is_off
+from workers import metrics as task_metrics  # noqa: F401  (connects the task signals)
 
 
 def ingest_beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -79,6 +80,12 @@ def make_app() -> Celery:
                 "task": task_name("requeue_mail"),
                 "schedule": settings.plan_interval_seconds,
                 "options": {"expires": settings.plan_interval_seconds},
+            },
+            # Old SES events, ingest runs and sent deliveries (newsletter.retention).
+            "prune-old-rows": {
+                "task": task_name("prune_old_rows"),
+                "schedule": crontab(minute=40, hour=4),
+                "options": {"expires": 3600},
             },
             # Readers' new keywords get their vectors within the interval; until then
             # they rank by tf-idf alone. Only when embeddings are on.

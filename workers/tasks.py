@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from newsletter import chain
+from newsletter import chain, metrics, retention
 from newsletter.config import get_settings
 from newsletter.ingest.service import run_ingest
 from newsletter.queues import broker, task_name
@@ -108,6 +108,7 @@ def send_transactional(self: Any, mail_id: int) -> str:
         outcome = mail.send_transactional(mail_id)
     except chain.RETRYABLE_INFRA as exc:
         raise self.retry(exc=exc, countdown=chain.backoff(self.request.retries)) from exc
+    metrics.count_send("transactional", outcome)
     if outcome in (mail.MailOutcome.PAUSED, mail.MailOutcome.RETRY):
         raise self.retry(countdown=chain.backoff(self.request.retries))
     return str(outcome)
@@ -120,3 +121,9 @@ def requeue_mail() -> int:
     for mail_id in ids:
         broker().enqueue("send_transactional", mail_id)
     return len(ids)
+
+
+@app.task(name=task_name("prune_old_rows"), autoretry_for=chain.RETRYABLE_INFRA, max_retries=3)
+def prune_old_rows() -> dict[str, int]:
+    """Delete SES events, ingest runs and sent deliveries past their retention (daily)."""
+    return retention.prune()

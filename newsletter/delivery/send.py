@@ -32,6 +32,7 @@ from newsletter.delivery.base import (
     UncertainSendError,
 )
 from newsletter.delivery.ratelimit import QuotaExhausted, RateLimiter, RateLimitTimeout
+from newsletter.logging_setup import update_context
 from newsletter.models import Delivery, DeliveryState, Subscriber, SubscriberStatus
 from newsletter.render.compose import compose_delivery
 from newsletter.subscriptions.service import is_suppressed
@@ -88,6 +89,7 @@ def send_composed(email: OutgoingEmail, sender: Sender, limiter: RateLimiter) ->
     breaker and return PAUSED.
     """
     delivery_id = email.delivery_id
+    update_context(delivery_id=delivery_id, edition_id=email.tags.get("edition"))
     with session_scope() as session:
         if breaker.is_open(session):
             return Outcome.PAUSED

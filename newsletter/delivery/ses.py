@@ -22,6 +22,7 @@ from newsletter.delivery.base import (
     TransientSendError,
     UncertainSendError,
 )
+from newsletter.metrics import provider_call
 
 _TRANSIENT = {
     "TooManyRequestsException",
@@ -91,7 +92,8 @@ class SesSender:
         if tags:
             request["EmailTags"] = [{"Name": k, "Value": v} for k, v in tags.items()]
         try:
-            response = self.client.send_email(**request)
+            with provider_call("ses"):
+                response = self.client.send_email(**request)
         except ClientError as exc:
             raise classify_client_error(exc, self.sender_address) from exc
         except (ReadTimeoutError, ConnectionClosedError) as exc:

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from newsletter import services
 from newsletter.config import get_settings
 from newsletter.db import is_current
+from newsletter.logging_setup import json_logs_if_asked
 from newsletter.web import log_redaction, routes
 from newsletter.web.login_guard import failed_logins
 from newsletter.web.templating import notice
@@ -94,7 +95,7 @@ def create_app() -> FastAPI:
     The schema is migrated by `newsletter db upgrade` (the Procfile's release step),
     never here: several web replicas starting at once would race on the migration.
     """
-    get_settings()
+    json_logs_if_asked(get_settings().log_format)
     app = FastAPI(
         title="Trending papers newsletter",
         docs_url=None,

@@ -1,7 +1,10 @@
 """/metrics in Prometheus text format, read fresh from the database and Redis per scrape.
 
 Gauges rather than counters kept in process memory: the web process may run several
-copies and restart any time, while the database and the broker hold the truth.
+copies and restart any time, while the database and the broker hold the truth. Beside
+them come the counters of newsletter.metrics (task runs and durations, sends by
+outcome, provider latency): added up over every process of the host from
+PROMETHEUS_MULTIPROC_DIR when it is set, else this process's own.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from newsletter import metrics as process_metrics
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.models import Delivery, Edition, EmailEvent, IngestRun
@@ -135,9 +140,21 @@ class NewsletterCollector(Collector):
             )
 
 
+class ThisProcessCollector(Collector):
+    """This process's own counters (no multiprocess directory configured)."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from process_metrics.REGISTRY.collect()
+
+
 def render_metrics() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(NewsletterCollector())
+    directory = get_settings().metrics_dir
+    if directory is not None:
+        MultiProcessCollector(registry, path=str(directory))
+    else:
+        registry.register(ThisProcessCollector())
     return generate_latest(registry)
 
 
