@@ -130,6 +130,15 @@ def queue_mail(
         session.add(mail)
         session.flush()
         mail_id = mail.id
+    return dispatch_mail(mail_id, kind)
+
+
+def dispatch_mail(mail_id: int, kind: str) -> bool:
+    """Queue the task of one recorded (committed) email; in-process, send it now.
+
+    False if it is known to have failed. Rows recorded by a bulk import come here too;
+    a row whose task message is lost is queued again by the sweep (mail_sweep).
+    """
     if get_settings().embedded:
         send_transactional(mail_id, will_retry=False)
         with session_scope() as session:
