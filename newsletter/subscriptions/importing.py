@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, select, text
+from sqlalchemy import Connection, Table, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -181,7 +181,7 @@ def _import_batch(rows: list[Good], report: ImportReport) -> None:
             returning=("id", "email"),
             on_conflict="email",
         )
-        ids = {email: subscriber_id for subscriber_id, email in inserted}
+        ids = {str(row[1]): int(row[0]) for row in inserted}
         # A concurrent signup may have taken an address since the read: it is left as is.
         report.unchanged += len(fresh) - len(ids)
         report.imported += len(ids)
@@ -238,7 +238,7 @@ def _insert_rows(
     *,
     returning: tuple[str, ...] = (),
     on_conflict: str | None = None,
-) -> list[Row[Any]]:
+) -> list[tuple[Any, ...]]:
     """Insert `rows` in one statement; skip rows whose `on_conflict` column is taken.
 
     On PostgreSQL the rows travel as one array per column (`INSERT ... SELECT FROM
@@ -268,7 +268,7 @@ def _insert_rows(
         sql += f" RETURNING {', '.join(returning)}"
     params = {name: [row[name] for row in rows] for name in columns}
     result = connection.execute(text(sql), params)
-    return list(result) if returning else []
+    return [tuple(r) for r in result] if returning else []
 
 
 def _mail_defaults(now: datetime) -> dict[str, Any]:
