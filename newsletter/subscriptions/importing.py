@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import ColumnElement, Connection, String, Table, any_, bindparam, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from newsletter.config import get_settings
@@ -209,11 +209,14 @@ def _refuse_known(session: Session, rows: list[Good], report: ImportReport) -> l
     """Drop rows whose address is subscribed (unchanged) or suppressed (a problem)."""
     emails = [row.email for row in rows]
     hashes = {address_hash(email): email for email in emails}
-    existing = set(session.scalars(select(Subscriber.email).where(Subscriber.email.in_(emails))))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    existing = set(
+        session.scalars(select(Subscriber.email).where(_among(Subscriber.email, emails, postgres)))
+    )
     blocked: dict[str, str] = {}
     for value, reason in session.execute(
         select(Suppression.email, Suppression.reason).where(
-            Suppression.email.in_([*emails, *hashes])
+            _among(Suppression.email, [*emails, *hashes], postgres)
         )
     ):
         if value in hashes:
@@ -229,6 +232,14 @@ def _refuse_known(session: Session, rows: list[Good], report: ImportReport) -> l
         else:
             fresh.append(row)
     return fresh
+
+
+def _among(column: Any, values: list[str], postgres: bool) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL `= ANY(array)`: one parameter, not thousands."""
+    if postgres:
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(String)))
+    result: ColumnElement[bool] = column.in_(values)
+    return result
 
 
 def _insert_rows(
