@@ -106,25 +106,41 @@ def import_subscribers(
     read = csvformats.READERS[report.format]
     seen: dict[str, int] = {}
     pending: list[Good] = []
-    for row in reader:
-        report.rows += 1
-        if not any(cell.strip() for cell in row):
-            continue
-        good = _parse(
-            reader.line_num, dict(zip(header, row, strict=False)), read, confirmed, seen, report
-        )
-        if good is not None:
-            pending.append(good)
-        if len(pending) >= batch:
+    try:
+        for row in _checked(reader):
+            report.rows += 1
+            if not any(cell.strip() for cell in row):
+                continue
+            good = _parse(
+                reader.line_num, dict(zip(header, row, strict=False)), read, confirmed, seen, report
+            )
+            if good is not None:
+                pending.append(good)
+            if len(pending) >= batch:
+                _import_batch(pending, report)
+                pending = []
+                if progress:
+                    progress(report.rows)
+    except InvalidInput:
+        if pending:  # the good rows before an unreadable line still go in
             _import_batch(pending, report)
-            pending = []
-            if progress:
-                progress(report.rows)
+        raise
     if pending:
         _import_batch(pending, report)
     if progress:
         progress(report.rows)
     return report
+
+
+def _checked(reader: Any) -> Iterator[list[str]]:
+    """Yield the reader's rows; a line csv cannot read stops the import with its number."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise InvalidInput(
+            f"line {reader.line_num}: not readable as CSV ({exc}); the rows before it were "
+            "handled, fix the line and import again (imported rows stay unchanged)"
+        ) from None
 
 
 def _parse(

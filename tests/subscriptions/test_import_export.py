@@ -174,3 +174,13 @@ def test_an_export_imports_back_elsewhere_unchanged(tmp_path: Path, monkeypatch)
         return [line.split(",")[:-2] for line in text.splitlines()]
 
     assert stable(second) == stable(first)
+
+
+def test_a_line_csv_cannot_read_is_named_without_a_traceback(sqlite_url: str, tmp_path: Path):
+    # A cell over csv's field limit (a binary file, a broken export).
+    path = write(tmp_path, "email\nada@example.org\n" + "x" * 200_000 + "\n")
+    result = run("import", str(path), "--confirmed")
+    assert result.exit_code == 1
+    assert "line 3: not readable as CSV (field larger than field limit" in result.output
+    assert "Traceback" not in result.output
+    assert count(Subscriber) == 1  # the rows before it were handled
