@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from newsletter import db, services
 from newsletter.models import Interest, Subscriber
-from newsletter.subscriptions.importing import import_subscribers
+from newsletter.subscriptions.importing import BATCH, import_subscribers
 from newsletter.subscriptions.service import Preferences, add_subscriber
 
 ADMIN_URL = os.environ.get(
@@ -106,6 +106,7 @@ def one_per_transaction(rows: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=BATCH, help="rows per transaction")
     parser.add_argument(
         "--single", type=int, default=2_000, help="rows of the one-per-transaction pass"
     )
@@ -118,7 +119,9 @@ def main() -> None:
         text_csv = synthetic_csv(args.rows, "reader")
         load_before = os.getloadavg()[0]
         started, cpu = time.perf_counter(), time.process_time()
-        report = import_subscribers(text_csv.splitlines(keepends=True), confirmed=True)
+        report = import_subscribers(
+            text_csv.splitlines(keepends=True), confirmed=True, batch=args.batch
+        )
         batched, cpu = time.perf_counter() - started, time.process_time() - cpu
         load_during = os.getloadavg()[0]
         assert report.imported == args.rows and not report.problems, report.problems[:3]
@@ -132,7 +135,10 @@ def main() -> None:
             interests = session.scalar(select(func.count()).select_from(Interest))
     batched_rate = args.rows / batched
     single_rate = args.single / single
-    print(f"rows: {args.rows:,} ({readers:,} readers, {interests:,} interests stored)")
+    print(
+        f"rows: {args.rows:,} ({readers:,} readers, {interests:,} interests stored), "
+        f"{args.batch:,} per transaction"
+    )
     print(f"batched import:          {batched:7.1f} s  {batched_rate:9,.0f} rows/s")
     print(f"  of which this process's CPU: {cpu:.1f} s (rest: PostgreSQL, waiting for a core)")
     print(f"same file again:         {rerun:7.1f} s  (nothing changed)")
