@@ -184,3 +184,17 @@ def test_a_line_csv_cannot_read_is_named_without_a_traceback(sqlite_url: str, tm
     assert "line 3: not readable as CSV (field larger than field limit" in result.output
     assert "Traceback" not in result.output
     assert count(Subscriber) == 1  # the rows before it were handled
+
+
+def test_a_reader_who_deleted_themselves_is_not_imported_again(db_url: str, tmp_path: Path):
+    from newsletter.subscriptions.erasure import erase_subscriber
+
+    path = write(tmp_path, "email,categories\nAda@Example.org,cs.LG\n")
+    assert run("import", str(path), "--confirmed").exit_code == 0
+    with session_scope() as session:
+        ada = session.scalars(select(Subscriber)).one()
+        erase_subscriber(session, ada.id)
+    result = run("import", str(path), "--confirmed")
+    assert result.exit_code == 1
+    assert "line 2: ada@example.org: the reader asked to be erased" in result.output
+    assert count(Subscriber) == 0
