@@ -26,6 +26,8 @@ MAX_AGE = {
     "click": None,
     # "More/Less like this" on a digest card; `extra` is "arxiv_id|more" or "arxiv_id|less".
     "feedback": None,
+    # The personal Atom feed: feed readers keep a URL for years; revoked like the others.
+    "feed": None,
 }
 
 

@@ -169,7 +169,7 @@ def test_a_person_signs_up_confirms_tunes_preferences_and_unsubscribes(
         viewport={"width": 390, "height": 844}, timezone_id="Asia/Tokyo", locale="en-GB"
     )
     page = context.new_page()
-    page.goto(f"{server.url}/")
+    page.goto(f"{server.url}/signup")
     # The inline script picked the browser's timezone.
     assert page.locator("#timezone").input_value() == "Asia/Tokyo"
     assert no_horizontal_overflow(page)
@@ -253,7 +253,7 @@ def test_the_form_works_without_javascript_and_keeps_input_after_an_error(
         java_script_enabled=False, viewport={"width": 1024, "height": 900}
     )
     page = context.new_page()
-    page.goto(f"{server.url}/")
+    page.goto(f"{server.url}/signup")
     assert page.locator("#timezone").input_value() == "UTC"  # the server's default
     page.fill("#email", "not an address")
     page.fill("#keywords", "optimal transport")
@@ -276,7 +276,7 @@ def test_the_form_works_without_javascript_and_keeps_input_after_an_error(
 def test_pages_follow_the_readers_dark_mode_and_fit_a_small_phone(browser: Any, server: LiveServer):
     context = browser.new_context(color_scheme="dark", viewport={"width": 320, "height": 640})
     page = context.new_page()
-    page.goto(f"{server.url}/")
+    page.goto(f"{server.url}/signup")
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(20, 22, 26)"
     assert no_horizontal_overflow(page)

@@ -32,6 +32,7 @@ def test_no_get_route_changes_anything(monkeypatch):
     make_sent_digest(active.id, [("2411.00001", "P")])
     urls = [
         "/",
+        "/signup",
         "/signup/sent",
         "/healthz",
         "/metrics",

@@ -34,12 +34,13 @@ def signup_page(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    prefill: dict[str, str] | None = None,
 ) -> HTMLResponse:
     return render_page(
         request,
         "signup.html",
         {
-            "v": values or default_values(),
+            "v": values or {**default_values(), **(prefill or {})},
             "errors": errors or {},
             "message": None,
             "categories": COMMON_CATEGORIES,
@@ -52,15 +53,11 @@ def signup_page(
     )
 
 
-@router.get("/", response_class=HTMLResponse)
-def signup_form(request: Request) -> HTMLResponse:
-    return signup_page(request)
-
-
-@router.get("/signup")
-def signup_alias() -> RedirectResponse:
-    # The address bar shows /signup after a form with errors; opening it again is fine.
-    return RedirectResponse("/", status_code=303)
+@router.get("/signup", response_class=HTMLResponse)
+def signup_form(request: Request, email: str = "", seed: str = "") -> HTMLResponse:
+    # The site's subscribe boxes lead here with the address (and, from a paper's page,
+    # that paper as a seed) filled in. Only a GET: nothing is stored until the form is sent.
+    return signup_page(request, prefill={"email": email[:320], "seed_papers": seed[:200]})
 
 
 @router.post("/signup", response_class=HTMLResponse)
@@ -87,7 +84,7 @@ async def signup_submit(request: Request) -> Response:
             "Your signup is saved, but our mail service did not accept the confirmation "
             "email just now. Please try again in a few minutes.",
             503,
-            link=("Back to the signup form", "/"),
+            link=("Back to the signup form", "/signup"),
         )
     # Post/redirect/get: reloading the next page must not submit the form again.
     return RedirectResponse("/signup/sent", status_code=303)
@@ -153,5 +150,5 @@ def _bad_link(request: Request, message: str) -> HTMLResponse:
         "This link doesn't work",
         message,
         400,
-        link=("Go to the signup page", "/"),
+        link=("Go to the signup page", "/signup"),
     )

@@ -1,0 +1,1 @@
+"""The public site's reads: trending lists, one paper and its neighbours, search, archive."""
