@@ -50,6 +50,8 @@ COMMON_CATEGORIES: dict[str, str] = {
 _SEPARATORS = re.compile(r"[,;\n]+")
 _NEW_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
 _OLD_ID = re.compile(r"\b([a-z][a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?\b")
+# The bundled sample's ids (newsletter ingest sample): the demo site's "papers like this".
+_SAMPLE_ID = re.compile(r"\b(sample\.\d{4})\b")
 
 
 @functools.cache
@@ -69,7 +71,7 @@ def split_list(text: str) -> list[str]:
 
 def parse_arxiv_id(text: str) -> str | None:
     """Find an arXiv id (no version) in an id, `arXiv:` form or abs/pdf/HF URL."""
-    match = _NEW_ID.search(text) or _OLD_ID.search(text)
+    match = _NEW_ID.search(text) or _OLD_ID.search(text) or _SAMPLE_ID.search(text)
     return match.group(1) if match else None
 
 

@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 from newsletter.db import session_scope
 from newsletter.models import SubscriberStatus
 from newsletter.schedule import next_due_label
+from newsletter.site.feeds import feed_url
 from newsletter.subscriptions.claims import lock_subscriber
 from newsletter.subscriptions.feedback import ReceivedPaper, rate_paper, recent_papers
 from newsletter.subscriptions.service import Preferences, apply_preferences, preferences_of
@@ -55,6 +56,7 @@ class PageData:
     values: dict[str, Any]
     papers: list[ReceivedPaper]
     unsubscribe_path: str
+    feed_url: str
 
 
 def load_page(token: str) -> PageData:
@@ -69,6 +71,7 @@ def load_page(token: str) -> PageData:
             values=values_from_preferences(preferences_of(subscriber), subscriber.email),
             papers=recent_papers(session, subscriber),
             unsubscribe_path=f"/unsubscribe/{unsubscribe}",
+            feed_url=feed_url(subscriber.id, subscriber.token_generation),
         )
 
 
@@ -116,6 +119,7 @@ def page(
             "new_email": new_email,
             "papers": data.papers,
             "unsubscribe_url": data.unsubscribe_path,
+            "feed_url": data.feed_url,
             "categories": COMMON_CATEGORIES,
             "timezones": timezones(),
             "weekdays": WEEKDAYS,
