@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Any
 
 from newsletter.db import session_scope
+from newsletter.ingest.normalise import clean_prose
 from newsletter.models import Delivery, DeliveryState, Edition, Paper
 
 DAY = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -42,8 +43,8 @@ def add_sample(count: int = 84, day: datetime = DAY) -> list[str]:
         arxiv_id = f"2511.{n + 1:05d}"
         add_paper(
             arxiv_id,
-            item["title"],
-            item["abstract"],
+            clean_prose(item["title"]),
+            clean_prose(item["abstract"]),
             upvotes=item.get("upvotes", 0),
             published_at=day - timedelta(minutes=n),
         )
