@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from newsletter import services
 from newsletter.config import get_settings
@@ -83,21 +84,23 @@ def render(
     return Page(body, status, media_type, etag, last_modified, private)
 
 
-def cached(request: Request, build: Callable[[], Page]) -> Response:
+async def cached(request: Request, build: Callable[[], Page]) -> Response:
     """Answer from this process's page cache, building the page when missing or stale.
 
-    The key is the path and the query string as sent, so every variant is its own page.
-    Errors (4xx) are cached too: a flood of bad URLs costs one render each per period.
+    A hit is answered on the event loop; only a miss goes to the thread pool, where the
+    database and the template work. The key is the path and the query string as sent,
+    so every variant is its own page. Errors (4xx) are cached too: a flood of bad URLs
+    costs one render each per period.
     """
     seconds = get_settings().site_cache_seconds
     if seconds <= 0:
-        return respond(request, build(), 0)
+        return respond(request, await run_in_threadpool(build), 0)
     cache = services.current().cache("site.pages")
     key = (request.url.path, request.url.query)
     now = time.monotonic()
     entry = cache.get(key)
     if entry is None or entry[0] <= now:
-        page = build()
+        page = await run_in_threadpool(build)
         if len(cache) >= MAX_ENTRIES:
             for old in list(cache)[: MAX_ENTRIES // 10]:
                 cache.pop(old, None)

@@ -56,12 +56,12 @@ def edition_page(day: date, page: int) -> Page:
 
 
 @router.get("/archive")
-def archive(request: Request, page: Pages = 1) -> Response:
+async def archive(request: Request, page: Pages = 1) -> Response:
     """The list of past editions."""
-    return cached(request, lambda: archive_page(page))
+    return await cached(request, lambda: archive_page(page))
 
 
 @router.get("/archive/{day}")
-def archive_day(request: Request, day: date, page: Pages = 1) -> Response:
+async def archive_day(request: Request, day: date, page: Pages = 1) -> Response:
     """One past edition's papers, in the order the edition froze them."""
-    return cached(request, lambda: edition_page(day, page))
+    return await cached(request, lambda: edition_page(day, page))

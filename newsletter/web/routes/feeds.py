@@ -82,9 +82,9 @@ def public_feed() -> Page:
 
 
 @router.get("/feed.atom")
-def feed(request: Request) -> Response:
+async def feed(request: Request) -> Response:
     """The latest day's trending papers as Atom 1.0."""
-    return cached(request, public_feed)
+    return await cached(request, public_feed)
 
 
 def personal_page(token: str) -> Page:
@@ -93,6 +93,7 @@ def personal_page(token: str) -> Page:
         data: PersonalFeed = personal_feed(session, token)
         subscriber_id, generation = data.subscriber_id, data.generation
     entries = []
+    html = {card.arxiv_id: card_html(card, base) for d in data.digests for card in d.cards}
     for digest in data.digests:
         day = digest.edition_key.split("-", 1)[-1]
         view = links_for(subscriber_id, generation, digest.edition_key).view or f"{base}/"
@@ -105,7 +106,7 @@ def personal_page(token: str) -> Page:
                 "url": view,
                 "authors": [],
                 "summary": xml_text("; ".join(card.title for card in digest.cards)[:500]),
-                "content": "".join(card_html(card, base) for card in digest.cards),
+                "content": "".join(html[card.arxiv_id] for card in digest.cards),
             }
         )
     updated = max((d.sent_at for d in data.digests), default=EPOCH)

@@ -32,8 +32,8 @@ def search_page(q: str, page: int) -> Page:
 
 
 @router.get("/search")
-def search_route(
+async def search_route(
     request: Request, q: str = "", page: Annotated[int, Query(ge=1, le=10_000)] = 1
 ) -> Response:
     """Papers matching `q` in title, abstract or authors, best first, matches marked."""
-    return cached(request, lambda: search_page(q, page))
+    return await cached(request, lambda: search_page(q, page))

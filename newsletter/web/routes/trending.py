@@ -68,7 +68,7 @@ def front_page(period: Period, sort: Sort, day: date | None, page: int) -> Page:
 
 
 @router.get("/")
-def front(
+async def front(
     request: Request,
     period: Period = Period.DAY,
     sort: Sort = Sort.TRENDING,
@@ -76,7 +76,7 @@ def front(
     page: Pages = 1,
 ) -> Response:
     """Trending papers of the latest announcement day (or week, month), or of `date`."""
-    return cached(request, lambda: front_page(period, sort, date, page))
+    return await cached(request, lambda: front_page(period, sort, date, page))
 
 
 def paper_page(arxiv_id: str) -> Page:
@@ -102,6 +102,6 @@ def paper_page(arxiv_id: str) -> Page:
 
 
 @router.get("/papers/{arxiv_id:path}")
-def paper(request: Request, arxiv_id: str) -> Response:
+async def paper(request: Request, arxiv_id: str) -> Response:
     """One paper: its whole abstract, links, and the papers most like it."""
-    return cached(request, lambda: paper_page(arxiv_id[:64]))
+    return await cached(request, lambda: paper_page(arxiv_id[:64]))
