@@ -10,7 +10,8 @@ days at UPDATES_PER_SECOND (10,000 a day is 0.12/s; we use far more).
 Each page is measured twice: with the page cache on (NEWSLETTER_SITE_CACHE_SECONDS=60)
 and off (0), printed side by side with requests/s, p50 and p99; plus one row of a
 browser revalidating with If-None-Match (304s). The machine's load average is printed
-with the figures: other processes share these 2 cores.
+with the figures: other processes share these 2 cores, so the web processes' own CPU
+milliseconds per request are printed too (PostgreSQL's are not included).
 
     .venv/bin/python bench/bench_site.py            # 100,000 papers, 10 s per run
     .venv/bin/python bench/bench_site.py --quick    # 10,000 papers, 4 s per run
@@ -211,14 +212,32 @@ end
 """
 
 
-def wrk(base: str, paths: list[str], seconds: int, headers: dict[str, str], tmp: Path) -> dict:
-    """Run wrk over `paths` in turn; return requests/s, p50 and p99 in ms."""
+def cpu_seconds(group: int) -> float:
+    """CPU time (user + system) used so far by the processes of a process group."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # field 5 of /proc/PID/stat: the process group
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(
+    base: str, paths: list[str], seconds: int, headers: dict[str, str], tmp: Path, group: int
+) -> dict:
+    """Run wrk over `paths` in turn; return requests/s, p50 and p99 in ms, and the web
+    processes' CPU milliseconds per request (a figure the machine's other load barely moves).
+    """
     script = tmp / "paths.lua"
     lua_paths = ", ".join(json.dumps(p) for p in paths)
     lua_headers = (
         "{" + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()) + "}"
     )
     script.write_text(LUA % (lua_paths, lua_headers))
+    cpu_before = cpu_seconds(group)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), base],
         capture_output=True,
@@ -232,13 +251,17 @@ def wrk(base: str, paths: list[str], seconds: int, headers: dict[str, str], tmp:
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
+    cpu = cpu_seconds(group) - cpu_before
     rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "rps": rps,
         "p50": ms("50"),
         "p99": ms("99"),
+        "cpu_ms": 1000 * cpu / max(requests, 1),
         "non2xx": int(errors.group(1)) if errors else 0,
+        "load": os.getloadavg()[0],
     }
 
 
@@ -276,13 +299,13 @@ def measure(url: str, ids: list[str], feed: str, cache: int, seconds: int, tmp: 
             for path in paths:  # warm: the related-papers model, the page cache, the pools
                 for _ in range(2):
                     urllib.request.urlopen(base + path, timeout=120).read()
-            results[name] = wrk(base, paths, seconds, {}, tmp)
-            results[name]["load"] = os.getloadavg()[0]
+            results[name] = wrk(base, paths, seconds, {}, tmp, process.pid)
         if cache:
             with urllib.request.urlopen(base + "/", timeout=30) as response:
                 etag = response.headers["ETag"]
-            results["/ revalidated (304)"] = wrk(base, ["/"], seconds, {"If-None-Match": etag}, tmp)
-            results["/ revalidated (304)"]["load"] = os.getloadavg()[0]
+            results["/ revalidated (304)"] = wrk(
+                base, ["/"], seconds, {"If-None-Match": etag}, tmp, process.pid
+            )
     finally:
         stop(process)
     return results
@@ -317,15 +340,18 @@ def main() -> None:
         f"\n{n_papers:,} papers in PostgreSQL, {CONNECTIONS} connections, uvicorn --workers 2, "
         f"{UPDATES_PER_SECOND} upvote updates/s meanwhile; {os.cpu_count()} cores\n"
     )
-    header = f"{'page':<22} {'cache on: req/s':>15} {'p50 ms':>8} {'p99 ms':>8} {'load':>5}"
-    header += f" | {'cache off: req/s':>16} {'p50 ms':>8} {'p99 ms':>8} {'load':>5} | {'on/off':>6}"
+    header = f"{'page':<22} {'cache on: req/s':>15} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>6}"
+    header += f" {'load':>5} | {'cache off: req/s':>16} {'p50 ms':>7} {'p99 ms':>7}"
+    header += f" {'cpu ms':>6} {'load':>5} | {'on/off':>6}"
     print(header)
     print("-" * len(header))
     for name, a in on.items():
         b = off.get(name)
-        row = f"{name:<22} {a['rps']:>15.0f} {a['p50']:>8.1f} {a['p99']:>8.1f} {a['load']:>5.1f}"
+        row = f"{name:<22} {a['rps']:>15.0f} {a['p50']:>7.1f} {a['p99']:>7.1f}"
+        row += f" {a['cpu_ms']:>6.2f} {a['load']:>5.1f}"
         if b:
-            row += f" | {b['rps']:>16.0f} {b['p50']:>8.1f} {b['p99']:>8.1f} {b['load']:>5.1f}"
+            row += f" | {b['rps']:>16.0f} {b['p50']:>7.1f} {b['p99']:>7.1f}"
+            row += f" {b['cpu_ms']:>6.2f} {b['load']:>5.1f}"
             row += f" | {a['rps'] / b['rps']:>5.1f}x"
         bad = a["non2xx"] + (b["non2xx"] if b else 0)
         print(row + (f"  ({bad} non-2xx/3xx)" if bad else ""))

@@ -53,7 +53,9 @@ def personal_feed(session: Session, token: str) -> PersonalFeed:
         .order_by(Delivery.sent_at.desc(), Delivery.id.desc())
         .limit(DIGESTS)
     ).all()
-    wanted = [p["arxiv_id"] for row in rows for p in (row.papers or []) if "arxiv_id" in p]
+    wanted = list(
+        dict.fromkeys(p["arxiv_id"] for row in rows for p in row.papers or [] if "arxiv_id" in p)
+    )
     cards = {card.arxiv_id: card for card in cards_by_id(session, wanted)}
     digests = [
         DigestEntry(

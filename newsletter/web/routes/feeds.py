@@ -93,7 +93,8 @@ def personal_page(token: str) -> Page:
         data: PersonalFeed = personal_feed(session, token)
         subscriber_id, generation = data.subscriber_id, data.generation
     entries = []
-    html = {card.arxiv_id: card_html(card, base) for d in data.digests for card in d.cards}
+    unique = {card.arxiv_id: card for d in data.digests for card in d.cards}
+    html = {arxiv_id: card_html(card, base) for arxiv_id, card in unique.items()}
     for digest in data.digests:
         day = digest.edition_key.split("-", 1)[-1]
         view = links_for(subscriber_id, generation, digest.edition_key).view or f"{base}/"
