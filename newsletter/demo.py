@@ -144,6 +144,7 @@ def run_demo(say: Callable[[str], None]) -> None:
             "open an .html in a browser, or an .eml in a mail client)"
         )
     say(
-        "serve the links in these emails (view in browser, More/Less like this, "
-        f"preferences): run `newsletter web`, then open {settings.base_url}/"
+        "see the site on the same data (trending papers, search, each paper's neighbours, "
+        "the archive, feeds) and serve these emails' links (view in browser, More/Less "
+        f"like this, preferences): run `newsletter web`, then open {settings.base_url}/"
     )

@@ -25,7 +25,10 @@ from newsletter import services
 from newsletter.config import get_settings
 from newsletter.web.templating import page_environment
 
-MAX_ENTRIES = 2000  # pages kept per process; the oldest go first
+# Pages kept per process, by count and by size; the oldest go first. Every query string
+# is its own entry, so a crawler of random URLs must not grow a process without bound.
+MAX_ENTRIES = 2000
+MAX_BYTES = 48 * 1024 * 1024
 
 # The one script of the public pages removes a thumbnail that failed to load, so its
 # card closes the gap. It is allowed by its hash: a cached page cannot carry a fresh nonce.
@@ -101,11 +104,17 @@ async def cached(request: Request, build: Callable[[], Page]) -> Response:
     entry = cache.get(key)
     if entry is None or entry[0] <= now:
         page = await run_in_threadpool(build)
-        if len(cache) >= MAX_ENTRIES:
-            for old in list(cache)[: MAX_ENTRIES // 10]:
-                cache.pop(old, None)
+        _make_room(cache, len(page.body))
         cache[key] = entry = (now + seconds, page)
     return respond(request, entry[1], seconds)
+
+
+def _make_room(cache: dict[Any, Any], size: int) -> None:
+    total = sum(len(entry[1].body) for entry in cache.values()) + size
+    for key in list(cache):
+        if len(cache) < MAX_ENTRIES and total <= MAX_BYTES:
+            return
+        total -= len(cache.pop(key)[1].body)
 
 
 def respond(request: Request, page: Page, max_age: int) -> Response:

@@ -33,6 +33,13 @@ def test_no_get_route_changes_anything(monkeypatch):
     urls = [
         "/",
         "/signup",
+        "/signup?email=a%40example.org&seed=2411.00001",
+        "/papers/2411.00001",
+        "/search?q=p",
+        "/archive",
+        "/archive/2026-11-25",
+        "/feed.atom",
+        f"/feeds/{make_token('feed', active.id, 0)}.atom",
         "/signup/sent",
         "/healthz",
         "/metrics",

@@ -9,9 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from newsletter import services
 from newsletter.db import session_scope
 from newsletter.ingest.service import run_ingest
 from newsletter.models import Paper
+from newsletter.web import public
 from tests.conftest import _reset_process_state
 from tests.subscriptions.factories import make_subscriber
 from tests.web.site_papers import DAY, add_edition, add_paper, add_sample, add_sent_delivery
@@ -196,3 +198,15 @@ def test_the_demo_sample_fills_the_front_page(client: TestClient, uncached: None
     first, second = client.get("/").text, client.get("/?page=2").text
     assert "84 papers" in first
     assert len(ids_on(first)) + len(ids_on(second)) == 84
+
+
+def test_the_page_cache_stays_within_its_size_by_dropping_the_oldest_pages(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+):
+    add_paper("2511.00001", "A paper", "We propose a thing.")
+    size = len(client.get("/search?q=a0").content)
+    monkeypatch.setattr(public, "MAX_BYTES", int(size * 2.5))
+    for n in range(1, 6):
+        client.get(f"/search?q=a{n}")
+    pages = services.current().cache("site.pages")
+    assert [query for _, query in pages] == ["q=a4", "q=a5"]
