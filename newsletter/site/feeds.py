@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter.config import get_settings
-from newsletter.models import Delivery, DeliveryState, Edition
+from newsletter.models import Delivery, DeliveryState, Edition, Subscriber
 from newsletter.site.cards import Card, cards_by_id
 from newsletter.subscriptions.signup import subscriber_for_token
-from newsletter.subscriptions.tokens import make_token
+from newsletter.subscriptions.tokens import RevokedToken, make_token, read_token
 from newsletter.timeutil import as_utc
 
 DIGESTS = 20
@@ -37,6 +37,27 @@ def feed_url(subscriber_id: int, generation: int) -> str:
     """The reader's own feed: signed, and revoked with their other links."""
     token = make_token("feed", subscriber_id, generation)
     return f"{get_settings().base_url}/feeds/{token}.atom"
+
+
+def feed_version(session: Session, token: str) -> tuple[int, int, int, datetime | None]:
+    """Check a feed link and name what it would show: (reader, generation, digests, newest).
+
+    Two small queries, so a feed reader polling an unchanged feed costs no rendering,
+    while a revoked link is refused at once (raises InvalidToken or RevokedToken).
+    """
+    data = read_token("feed", token)
+    generation = session.scalar(
+        select(Subscriber.token_generation).where(Subscriber.id == data.subscriber_id)
+    )
+    if generation is None or generation != data.generation:
+        raise RevokedToken("This link is not valid any more.")
+    count, newest = session.execute(
+        select(func.count(), func.max(Delivery.sent_at)).where(
+            Delivery.subscriber_id == data.subscriber_id,
+            Delivery.state == DeliveryState.SENT,
+        )
+    ).one()
+    return data.subscriber_id, generation, int(count), newest
 
 
 def personal_feed(session: Session, token: str) -> PersonalFeed:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -87,19 +87,19 @@ def render(
     return Page(body, status, media_type, etag, last_modified, private)
 
 
-async def cached(request: Request, build: Callable[[], Page]) -> Response:
+async def cached(request: Request, build: Callable[[], Page], key: Hashable = None) -> Response:
     """Answer from this process's page cache, building the page when missing or stale.
 
     A hit is answered on the event loop; only a miss goes to the thread pool, where the
     database and the template work. The key is the path and the query string as sent,
-    so every variant is its own page. Errors (4xx) are cached too: a flood of bad URLs
-    costs one render each per period.
+    so every variant is its own page, unless the caller names the version in `key`.
+    Errors (4xx) are cached too: a flood of bad URLs costs one render each per period.
     """
     seconds = get_settings().site_cache_seconds
     if seconds <= 0:
         return respond(request, await run_in_threadpool(build), 0)
     cache = services.current().cache("site.pages")
-    key = (request.url.path, request.url.query)
+    key = key or (request.url.path, request.url.query)
     now = time.monotonic()
     entry = cache.get(key)
     if entry is None or entry[0] <= now:

@@ -15,6 +15,7 @@ from newsletter.models import Paper, Subscriber
 from newsletter.site.feeds import feed_url
 from newsletter.subscriptions.service import unsubscribe
 from newsletter.subscriptions.tokens import make_token
+from tests.conftest import _reset_process_state
 from tests.subscriptions.factories import make_subscriber
 from tests.web.site_papers import DAY, add_edition, add_paper, add_sent_delivery
 
@@ -96,3 +97,20 @@ def test_the_private_feed_stops_with_the_other_links_and_refuses_forgeries(clien
     assert client.get("/feeds/not-a-token.atom").status_code == 404
     # A valid link of another purpose is not a feed link.
     assert client.get(f"/feeds/{make_token('preferences', ada.id, 1)}.atom").status_code == 404
+
+
+def test_with_the_page_cache_on_a_new_digest_shows_at_once_and_revocation_is_immediate(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("NEWSLETTER_SITE_CACHE_SECONDS", "600")
+    _reset_process_state()
+    add_paper("2511.00001", "Paper 1", "We propose method 1.")
+    ada = make_subscriber("ada@example.org")
+    edition = add_edition(DAY, ["2511.00001"])
+    path = feed_url(ada.id, 0).removeprefix("https://papers.test")
+    assert parse(client.get(path).content).entries == []
+    add_sent_delivery(edition, ada.id, ["2511.00001"], DAY)
+    assert len(parse(client.get(path).content).entries) == 1
+    with session_scope() as session:
+        unsubscribe(session, session.get_one(Subscriber, ada.id))
+    assert client.get(path).status_code == 410

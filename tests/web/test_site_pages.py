@@ -153,6 +153,7 @@ def test_a_paper_page_shows_the_whole_abstract_and_its_nearest_neighbours(
     form = client.get(f"/signup?email=ada%40example.org&seed={ids[0]}")
     assert 'value="ada@example.org"' in form.text
     assert f'id="seed_papers" name="seed_papers" value="{ids[0]}"' in form.text
+    assert f"Papers like {ids[0]} will lead your digest" in form.text
 
 
 def test_old_style_ids_have_pages_and_unknown_ids_a_404(client: TestClient):

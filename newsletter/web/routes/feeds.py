@@ -14,11 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.site.cards import Card
-from newsletter.site.feeds import PersonalFeed, personal_feed
+from newsletter.site.feeds import PersonalFeed, feed_version, personal_feed
 from newsletter.site.trending import trending
 from newsletter.subscriptions.links import links_for
 from newsletter.subscriptions.tokens import InvalidToken, RevokedToken
-from newsletter.web.public import Page, cached, render, respond
+from newsletter.web.public import Page, cached, render
 
 router = APIRouter()
 
@@ -132,14 +132,21 @@ def personal_page(token: str) -> Page:
 async def personal(request: Request, token: str) -> Response:
     """A reader's own digests. The URL is a credential: no shared caching, no indexing."""
     try:
-        page = await run_in_threadpool(personal_page, token)
+        version = await run_in_threadpool(_version, token)
     except RevokedToken:
         return _feed_error(410, "This feed address was replaced or the subscription ended.")
     except InvalidToken as exc:
         return _feed_error(404, str(exc))
-    response = respond(request, page, 0)
+    # Checked on every request (revocation is immediate); rendered once per version.
+    response = await cached(request, lambda: personal_page(token), key=("feed", token, version))
+    response.headers["Cache-Control"] = "private, no-cache"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     return response
+
+
+def _version(token: str) -> tuple[int, int, int, datetime | None]:
+    with session_scope() as session:
+        return feed_version(session, token)
 
 
 def _feed_error(status: int, message: str) -> Response:

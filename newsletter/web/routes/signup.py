@@ -35,6 +35,7 @@ def signup_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     prefill: dict[str, str] | None = None,
+    message: str | None = None,
 ) -> HTMLResponse:
     return render_page(
         request,
@@ -42,7 +43,7 @@ def signup_page(
         {
             "v": values or {**default_values(), **(prefill or {})},
             "errors": errors or {},
-            "message": None,
+            "message": message,
             "categories": COMMON_CATEGORIES,
             "timezones": timezones(),
             "weekdays": WEEKDAYS,
@@ -57,7 +58,14 @@ def signup_page(
 def signup_form(request: Request, email: str = "", seed: str = "") -> HTMLResponse:
     # The site's subscribe boxes lead here with the address (and, from a paper's page,
     # that paper as a seed) filled in. Only a GET: nothing is stored until the form is sent.
-    return signup_page(request, prefill={"email": email[:320], "seed_papers": seed[:200]})
+    seed = seed[:200]
+    note = (
+        f"Papers like {seed} will lead your digest (it is filled in under “Papers you "
+        "liked”). Add topics if you like, or just choose your hour and subscribe."
+        if seed
+        else None
+    )
+    return signup_page(request, prefill={"email": email[:320], "seed_papers": seed}, message=note)
 
 
 @router.post("/signup", response_class=HTMLResponse)
