@@ -39,7 +39,7 @@ def test_a_signup_page_with_workers_queues_the_confirmation_instead_of_sending_i
     redis_url: str, isolated_settings: Path
 ):
     with TestClient(create_app()) as client:
-        token = csrf_of(client.get("/").text)
+        token = csrf_of(client.get("/signup").text)
         response = client.post("/signup", data={**SIGNUP, "csrf_token": token})
     assert response.status_code == 200 and "Check your inbox" in response.text
     assert outbox_messages(isolated_settings) == []

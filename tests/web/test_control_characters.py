@@ -23,7 +23,7 @@ TEXT_FIELDS = ["keywords", "exclude", "description", "other_categories", "seed_p
 def test_a_nul_byte_in_any_signup_field_is_a_field_error(
     db_url: str, client: TestClient, field: str
 ):
-    page = client.get("/")
+    page = client.get("/signup")
     value = "ada\x00@example.org" if field == "email" else HOSTILE[0]
     form = {**SIGNUP, field: value, "csrf_token": csrf_of(page.text)}
     response = client.post("/signup", data=form)

@@ -128,7 +128,7 @@ class Site:
 
     def __init__(self, client: TestClient, subscriber_id: int) -> None:
         self.client = client
-        self.csrf = csrf_of(client.get("/").text)
+        self.csrf = csrf_of(client.get("/signup").text)
         self.tokens = [
             make_token(purpose, subscriber_id, generation, extra)
             for purpose, extra in (

@@ -76,7 +76,7 @@ def test_every_oversized_form_gets_a_413(client: TestClient, path: str):
         path = f"/preferences/{make_token('preferences', subscriber.id, 0)}"
     elif path == "unsubscribe":
         path = f"/unsubscribe/{make_token('unsubscribe', subscriber.id, 0)}"
-    token = csrf_of(client.get("/").text)
+    token = csrf_of(client.get("/signup").text)
     form = {**SIGNUP, "description": "x" * 100_000, "csrf_token": token}
     response = client.post(path, data=form)
     assert response.status_code == 413

@@ -25,7 +25,7 @@ def queued_mails() -> int:
 
 
 def post_signups(client: TestClient, addresses: list[str], **headers: str) -> list[int]:
-    token = csrf_of(client.get("/").text)  # one token, reused: as the flood did
+    token = csrf_of(client.get("/signup").text)  # one token, reused: as the flood did
     return [
         client.post(
             "/signup",
@@ -55,7 +55,7 @@ def test_sixty_signups_for_strangers_from_one_client_stop_at_the_cap(
     assert queued_mails() == 5
     page = client.post(
         "/signup",
-        data={**SIGNUP, "csrf_token": csrf_of(client.get("/").text)},
+        data={**SIGNUP, "csrf_token": csrf_of(client.get("/signup").text)},
         follow_redirects=False,
     )
     assert page.status_code == 429
@@ -123,7 +123,7 @@ def test_the_cap_lifts_when_its_window_ends(client: TestClient):
 def test_the_change_of_address_form_shares_the_caps(client: TestClient):
     subscriber = make_subscriber()
     path = f"/preferences/{make_token('preferences', subscriber.id, 0)}/email"
-    token = csrf_of(client.get("/").text)
+    token = csrf_of(client.get("/signup").text)
     statuses = [
         client.post(
             path,

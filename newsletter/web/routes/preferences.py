@@ -135,7 +135,7 @@ def bad_link(request: Request, message: str) -> HTMLResponse:
         f"{message} To get a fresh link, enter your address on the signup page: if you "
         "are subscribed, we email you your links.",
         400,
-        link=("Go to the signup page", "/"),
+        link=("Go to the signup page", "/signup"),
     )
 
 
