@@ -30,6 +30,7 @@ from newsletter.config_sections import (
     SendSettings,
     SesSettings,
     SignupLimits,
+    SiteSettings,
     SmtpSettings,
     comma_list,
     http_url,
@@ -136,15 +137,10 @@ class Settings(BaseSettings):
     defaults: DefaultSettings = _section(DefaultSettings)
     signup_limits: SignupLimits = _section(SignupLimits)
     retention: RetentionSettings = _section(RetentionSettings)
+    site: SiteSettings = _section(SiteSettings)
 
     _urls = field_validator("hf_api_url", "oai_url")(http_url)
     _lists = field_validator("ingest_sources", mode="before")(comma_list)
-
-    # --- public site (trending pages, search, archive, feeds) --------------------
-    # How long a public page is reused by this process and by browsers/proxies; 0: off.
-    site_cache_seconds: int = Field(
-        60, validation_alias=_env("NEWSLETTER_SITE_CACHE_SECONDS"), ge=0, le=86400
-    )
 
     @field_validator("database_url")
     @classmethod

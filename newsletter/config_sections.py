@@ -241,3 +241,12 @@ class RetentionSettings(Section):
 
     event_days: int = Field(14, ge=1)
     days: int = Field(90, ge=31)
+
+
+class SiteSettings(Section):
+    """The public site: trending pages, search, archive and feeds (NEWSLETTER_SITE_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSLETTER_SITE_")
+
+    # How long a public page is reused by each web process and by browsers; 0: off.
+    cache_seconds: int = Field(60, ge=0, le=86400)

@@ -95,7 +95,7 @@ async def cached(request: Request, build: Callable[[], Page], key: Hashable = No
     so every variant is its own page, unless the caller names the version in `key`.
     Errors (4xx) are cached too: a flood of bad URLs costs one render each per period.
     """
-    seconds = get_settings().site_cache_seconds
+    seconds = get_settings().site.cache_seconds
     if seconds <= 0:
         return respond(request, await run_in_threadpool(build), 0)
     cache = services.current().cache("site.pages")
