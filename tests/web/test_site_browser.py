@@ -50,7 +50,8 @@ def site(server: LiveServer) -> Iterator[LiveServer]:
     with session_scope() as session:
         stored = session.scalar(select(Paper.id).where(Paper.arxiv_id == "2511.00001"))
     if stored is None:
-        ids = add_sample(84, day=utcnow())
+        # All on today's date whatever the hour (84 papers a minute apart from noon).
+        ids = add_sample(84, day=utcnow().replace(hour=12, minute=0, second=0, microsecond=0))
         with session_scope() as session:
             # The four most upvoted have thumbnails; the fourth's fails to load.
             top = session.scalars(
