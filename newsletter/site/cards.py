@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from newsletter.models import Paper
-from newsletter.summary import collapse, shorten, tldr
+from newsletter.summary import shorten, tldr
 from newsletter.timeutil import as_utc
 
 MAX_AUTHORS = 3
@@ -20,6 +21,18 @@ MAX_AUTHORS = 3
 THUMB_WIDTH, THUMB_HEIGHT = 160, 84
 # Modern (2411.01234) and old-style (hep-th/9901001) arXiv identifiers.
 _ARXIV_ID = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})$")
+
+_SPACES = re.compile(r"\s+")
+
+
+def collapse(text: str | None) -> str:
+    """Squash runs of whitespace (sources hard-wrap titles and abstracts) into one space."""
+    return _SPACES.sub(" ", text or "").strip()
+
+
+# The TL;DR is a pure function of the paper's texts, asked for the same papers by every
+# page that lists them: remember the last few thousand.
+cached_tldr = functools.lru_cache(maxsize=8192)(tldr)
 
 # What a card reads; the embedding and the raw texts stay in the database.
 CARD_COLUMNS = (
@@ -128,7 +141,7 @@ def card_of(row: Any) -> Card:
         title=collapse(row.title) or row.arxiv_id,
         authors=author_line(row.authors or []),
         all_authors=author_names(row.authors or []),
-        tldr=tldr(row.title, row.abstract, row.ai_summary),
+        tldr=cached_tldr(row.title, row.abstract or "", row.ai_summary),
         abstract=collapse(row.abstract),
         upvotes=int(row.upvotes or 0),
         comments=int(row.num_comments or 0),

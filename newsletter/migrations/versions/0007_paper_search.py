@@ -6,7 +6,7 @@ FTS5 table holds a copy of the searchable text, kept in step by triggers that fi
 only when those columns change (upvote updates, the frequent write, do not touch it).
 
 Revision ID: 0007
-Revises: 0009
+Revises: 0008
 Create Date: 2026-12-01 23:20:00
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007"
-down_revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
