@@ -5,7 +5,9 @@ moto has no throttling and no sesv2 GetAccount, so this proxy:
 - answers SendEmail with 429 / 5xx / account-level errors / a hang, on cue, so the
   retry, backoff, uncertain and circuit-breaker paths run over real HTTP;
 - forwards everything else to moto and records when each SendEmail went through
-  (the rate limiter test measures the fleet's rate here).
+  (the rate limiter test measures the fleet's rate here);
+- or answers SendEmail itself after a set delay (`answer_sends`), fixed or jittered, so
+  a bench measures our cost against a realistic SES round trip and not moto's CPU.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import random
 import threading
 import time
 import uuid
@@ -62,6 +65,10 @@ class ProxyState:
     # Answer SendEmail ourselves instead of forwarding (moto's CPU would otherwise
     # dominate a rate measurement on a small machine).
     sink: bool = False
+    # How long the proxy takes to answer a SendEmail it answers itself: `latency`
+    # seconds plus a uniform extra of up to `jitter` (SES's round trip, ~20-80 ms).
+    latency: float = 0.0
+    jitter: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -99,8 +106,12 @@ class SesProxy:
                     proxy.state.last_send = json.loads(body or b"{}")
                 fault = proxy._next_fault()
                 if fault is None and proxy.state.sink:
+                    # Stamped on arrival: SES counts a request against the rate then.
                     with proxy.state.lock:
                         proxy.state.sent_at.append(time.monotonic())
+                    delay = proxy.state.latency + random.uniform(0.0, proxy.state.jitter)
+                    if delay > 0:
+                        time.sleep(delay)
                     answer = json.dumps({"MessageId": f"sink-{uuid.uuid4()}"}).encode()
                     self._answer(200, answer, {"Content-Type": "application/json"})
                     return
@@ -187,6 +198,15 @@ class SesProxy:
         self.server.server_close()
 
     # --- cues -------------------------------------------------------------------
+
+    def answer_sends(self, latency: float = 0.0, jitter: float = 0.0) -> None:
+        """Answer every SendEmail here, `latency` (+ up to `jitter`) seconds after it came."""
+        if latency < 0 or jitter < 0:
+            raise ValueError("latency and jitter are seconds, zero or more")
+        with self.state.lock:
+            self.state.sink = True
+            self.state.latency = latency
+            self.state.jitter = jitter
 
     def fail_next(self, count: int, fault: Fault | None = None) -> None:
         with self.state.lock:
@@ -280,6 +300,7 @@ def reset(stack: SesStack, domain: str = "papers.example.com") -> None:
         stack.proxy.state.faulted = 0
         stack.proxy.state.account_calls = 0
         stack.proxy.state.sink = False
+        stack.proxy.state.latency = stack.proxy.state.jitter = 0.0
     stack.proxy.state.account = ProxyState().account
 
 
