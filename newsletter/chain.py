@@ -9,7 +9,8 @@ unique keys and conditional updates in the database decide, never a read-then-wr
 
     plan    editions.plan_deliveries: Delivery rows, insert-or-ignore   (queue schedule)
     rank    ranking.readers.rank_and_record: picks per delivery         (queue rank)
-    send    delivery.send: compose, claim, send, record                 (queue send)
+    send    delivery.send + delivery.inflight: compose, then claim, send,   (queue send)
+            record in batches with several requests in flight
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ from sqlalchemy import func, select
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import breaker, state
-from newsletter.delivery.backends import process_limiter, process_sender
+from newsletter.delivery.backends import process_flight, process_limiter, process_sender
 from newsletter.delivery.base import TransientSendError
+from newsletter.delivery.inflight import Tally, send_emails
 from newsletter.delivery.ratelimit import RateLimitTimeout
-from newsletter.delivery.send import Outcome, compose_chunk, send_composed
+from newsletter.delivery.send import Outcome, compose_chunk
 from newsletter.editions import plan_deliveries, plan_for
 from newsletter.metrics import count_send
 from newsletter.models import Delivery, Edition
@@ -78,11 +80,18 @@ class Handoff(Protocol):
 
 def plan(now: datetime | None = None) -> list[int]:
     """Create the Delivery rows of everyone due at `now`; return the new rows' ids."""
+    started, cpu = time.perf_counter(), time.process_time()
     with session_scope() as session:
         ids = plan_deliveries(session, now)
         # The operator view alerts when beat stops planning (newsletter.monitoring).
         stamp_plan(session, utcnow())
-        return ids
+    log.info(
+        "plan of %d: %.3fs; cpu %.3fs",
+        len(ids),
+        time.perf_counter() - started,
+        time.process_time() - cpu,
+    )
+    return ids
 
 
 def sweep(*, everything: bool = False) -> list[int]:
@@ -112,44 +121,60 @@ def expire() -> int:
 
 def rank(delivery_ids: list[int], now: datetime | None = None) -> list[int]:
     """Rank and record the picks of these deliveries; return the ids ready to send."""
+    started, cpu = time.perf_counter(), time.process_time()
     with session_scope() as session:
-        return rank_and_record(session, delivery_ids, now)
+        ready = rank_and_record(session, delivery_ids, now)
+    log.info(
+        "rank chunk of %d: %.3fs; cpu %.3fs",
+        len(delivery_ids),
+        time.perf_counter() - started,
+        time.process_time() - cpu,
+    )
+    return ready
 
 
 def send(delivery_ids: list[int]) -> dict[str, int]:
-    """Send each delivery in turn; a retryable error stops the chunk and propagates.
+    """Render the chunk, then send it with several requests in flight per process.
 
-    When sending is paused (breaker open) the rest of the chunk stays pending and
-    nothing is retried: resuming, or the window freeing up, puts them back on the queue.
+    A retryable error stops the chunk and propagates once the requests in flight are
+    recorded (newsletter.delivery.inflight). When sending is paused (breaker open) the
+    rest of the chunk stays pending and nothing is retried: resuming, or the window
+    freeing up, puts them back on the queue.
     """
-    counts = {outcome.value: 0 for outcome in Outcome}
+    counts = Counter({outcome.value: 0 for outcome in Outcome if outcome != Outcome.RETRY})
     with session_scope() as session:
         if breaker.is_open(session):
             counts[Outcome.PAUSED] = len(delivery_ids)
-            return counts
-    sender, limiter = process_sender(), process_limiter()
-    started = time.perf_counter()
+            return dict(counts)
+    sender, limiter, flight = process_sender(), process_limiter(), process_flight()
+    started, started_cpu = time.perf_counter(), time.process_time()
     composed = compose_chunk(delivery_ids)
-    rendered = time.perf_counter()
+    rendered, rendered_cpu = time.perf_counter(), time.process_time()
+    emails = [email for email in composed.values() if not isinstance(email, Outcome)]
+    counts[Outcome.NOT_CLAIMED] += len(composed) - len(emails)
+    tally = Tally(counts)
     try:
-        for n, delivery_id in enumerate(delivery_ids):
-            email = composed[delivery_id]
-            outcome = email if isinstance(email, Outcome) else send_composed(email, sender, limiter)
-            count_send("digest", outcome)
-            if outcome == Outcome.PAUSED:
-                counts[Outcome.PAUSED] += len(delivery_ids) - n
-                break
-            counts[outcome.value] += 1
+        send_emails(emails, sender, limiter, flight, tally)
     finally:
         # One line per chunk: where the time went (bench/bench_e2e.py reads it too).
+        # CPU is the process's: the provider calls' share ("client") is measured on
+        # the pool threads, the rest of the send phase is our bookkeeping.
+        send_cpu = time.process_time() - rendered_cpu
         log.info(
-            "send chunk of %d: render %.3fs, send %.3fs, %s",
+            "send chunk of %d: render %.3fs, send %.3fs; cpu render %.3fs, "
+            "bookkeeping %.3fs, client %.3fs; %s",
             len(delivery_ids),
             rendered - started,
             time.perf_counter() - rendered,
+            rendered_cpu - started_cpu,
+            max(0.0, send_cpu - tally.client_cpu),
+            tally.client_cpu,
             {k: v for k, v in counts.items() if v},
         )
-    return counts
+        for outcome, n in counts.items():
+            for _ in range(n):
+                count_send("digest", outcome)
+    return dict(counts)
 
 
 def backoff(retries: int, retry_after: float | None = None) -> float:

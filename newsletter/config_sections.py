@@ -111,6 +111,10 @@ class SendSettings(Section):
     retry_max_seconds: float = Field(300.0, gt=0)
     # arXiv announces nothing on weekends and holidays: no daily digest then, by default.
     on_quiet_days: bool = False
+    # SES requests one worker process keeps in flight (a thread pool over one client
+    # with as many connections). Size it as account rate x SES round trip / processes
+    # sending, with room to spare: 500/s x 0.05 s / 4 processes = 6.25 -> 16.
+    concurrency: int = Field(16, ge=1, le=256)
 
 
 class SesSettings(Section):

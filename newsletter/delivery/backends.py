@@ -10,6 +10,7 @@ from newsletter.config import Settings
 from newsletter.delivery.base import Sender, SendError
 from newsletter.delivery.console import ConsoleSender
 from newsletter.delivery.file import FileSender
+from newsletter.delivery.inflight import Flight
 from newsletter.delivery.ratelimit import (
     LocalTokenBucket,
     NoLimit,
@@ -47,6 +48,7 @@ def make_sender(settings: Settings) -> Sender:
         endpoint_url=settings.ses.endpoint_url,
         configuration_set=settings.ses.configuration_set,
         timeout=settings.ses.timeout,
+        connections=settings.send.concurrency,
     )
 
 
@@ -94,6 +96,22 @@ def process_limiter() -> RateLimiter:
     """Return this process's rate limiter (the bucket itself is shared through Redis)."""
     sender = process_sender()
     return current().resource("limiter", lambda settings: make_limiter(settings, sender))
+
+
+def process_flight() -> Flight:
+    """Return this process's sending pool: NEWSLETTER_SEND_CONCURRENCY requests in flight.
+
+    Only a sender that says it is safe to call from several threads (`concurrent`,
+    SES) gets more than one; SMTP relays, files and the console get one at a time.
+    """
+    sender = process_sender()
+    return current().resource(
+        "flight",
+        lambda settings: Flight.of(
+            settings.send.concurrency if getattr(sender, "concurrent", False) else 1
+        ),
+        Flight.close,
+    )
 
 
 def _close_sender(sender: Sender) -> None:

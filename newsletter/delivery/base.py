@@ -56,7 +56,12 @@ class QuotaSendError(AccountSendError):
 
 
 class Sender(Protocol):
-    """Sends one finished message; raises a SendError subclass on failure."""
+    """Sends one finished message; raises a SendError subclass on failure.
+
+    A sender that may be called from several threads at once says so with a class
+    attribute `concurrent = True` (SES): a worker then keeps NEWSLETTER_SEND_CONCURRENCY
+    requests in flight on it. Without it, messages go out one at a time.
+    """
 
     name: str
 

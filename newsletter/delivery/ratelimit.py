@@ -30,13 +30,15 @@ ACCOUNT_KEY = "newsletter:ses:account"
 ACCOUNT_TTL = 300
 
 # KEYS[1] bucket hash {tokens, ts}; KEYS[2] remaining 24-hour quota (absent = unlimited).
-# ARGV[1] rate per second, ARGV[2] burst. Returns {1, 0} taken, {0, wait_ms} empty,
+# ARGV[1] rate per second, ARGV[2] burst, ARGV[3] tokens wanted (at most this many are
+# taken, as many as the bucket holds). Returns {n, 0} n taken, {0, wait_ms} empty,
 # {-1, 0} quota exhausted.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3] or '1')
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
@@ -49,13 +51,14 @@ local quota = redis.call('GET', KEYS[2])
 if quota and tonumber(quota) <= 0 then
   return {-1, 0}
 end
-local taken = 0
+if quota then want = math.min(want, tonumber(quota)) end
+local taken = math.min(want, math.floor(tokens))
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  taken = 1
-  if quota then redis.call('DECR', KEYS[2]) end
+if taken >= 1 then
+  tokens = tokens - taken
+  if quota then redis.call('DECRBY', KEYS[2], taken) end
 else
+  taken = 0
   wait = math.ceil((1 - tokens) / rate * 1000)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
@@ -73,7 +76,17 @@ class QuotaExhausted(Exception):
 
 
 class RateLimiter(Protocol):
-    def acquire(self, timeout: float = 60.0) -> None: ...
+    def acquire(self, timeout: float = 60.0) -> None:
+        """Wait for one token; RateLimitTimeout if none comes within `timeout` seconds."""
+        ...
+
+    def take(self, wanted: int, wait: float = 60.0) -> int:
+        """Take up to `wanted` tokens, waiting at most `wait` seconds for the first.
+
+        Returns how many were taken (0 when none came in time): a sender with several
+        requests in flight takes what the bucket holds in one round trip.
+        """
+        ...
 
     def slow_down(self) -> None: ...
 
@@ -93,6 +106,9 @@ class NoLimit:
     def acquire(self, timeout: float = 60.0) -> None:
         return None
 
+    def take(self, wanted: int, wait: float = 60.0) -> int:
+        return wanted
+
     def slow_down(self) -> None:
         return None
 
@@ -108,19 +124,24 @@ class LocalTokenBucket:
         self.lock = threading.Lock()
 
     def acquire(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
+        if not self.take(1, timeout):
+            raise RateLimitTimeout(f"no send token within {timeout:.0f}s")
+
+    def take(self, wanted: int, wait: float = 60.0) -> int:
+        deadline = time.monotonic() + wait
         while True:
             with self.lock:
                 now = time.monotonic()
                 self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
                 self.stamp = now
                 if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                wait = (1 - self.tokens) / self.rate
-            if time.monotonic() + wait > deadline:
-                raise RateLimitTimeout(f"no send token within {timeout:.0f}s")
-            time.sleep(wait)
+                    taken = min(wanted, int(self.tokens))
+                    self.tokens -= taken
+                    return taken
+                pause = (1 - self.tokens) / self.rate
+            if time.monotonic() + pause > deadline:
+                return 0
+            time.sleep(pause)
 
     def slow_down(self) -> None:
         with self.lock:
@@ -149,19 +170,25 @@ class RedisTokenBucket:
         return self._rate
 
     def acquire(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
+        if not self.take(1, timeout):
+            raise RateLimitTimeout(f"no send token within {timeout:.0f}s")
+
+    def take(self, wanted: int, wait: float = 60.0) -> int:
+        deadline = time.monotonic() + wait
         rate = self.rate
         while True:
-            taken, wait_ms = self._take(keys=[BUCKET_KEY, QUOTA_KEY], args=[rate, burst_for(rate)])
-            if int(taken) == 1:
-                return
+            taken, wait_ms = self._take(
+                keys=[BUCKET_KEY, QUOTA_KEY], args=[rate, burst_for(rate), max(1, wanted)]
+            )
+            if int(taken) >= 1:
+                return int(taken)
             if int(taken) == -1:
                 raise QuotaExhausted("the 24-hour sending quota is used up")
             # Jitter so waiting workers do not all ask again in the same millisecond.
-            wait = int(wait_ms) / 1000.0 * random.uniform(1.0, 1.3)
-            if time.monotonic() + wait > deadline:
-                raise RateLimitTimeout(f"no send token within {timeout:.0f}s")
-            time.sleep(wait)
+            pause = int(wait_ms) / 1000.0 * random.uniform(1.0, 1.3)
+            if time.monotonic() + pause > deadline:
+                return 0
+            time.sleep(pause)
 
     def slow_down(self) -> None:
         """Empty the bucket after a throttling answer: every worker waits a beat."""

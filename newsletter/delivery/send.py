@@ -1,9 +1,13 @@
-"""Send one delivery through the state machine: the send is the last side effect.
+"""One delivery's state machine: the send is the last side effect.
 
 Order: read and render (no side effects) -> breaker and rate limit (may wait) ->
 suppression check and claim, one transaction (commit) -> provider call -> record the
 outcome (commit). A crash after the provider accepted but before our commit leaves the
 row in `sending`; its lease expiry makes it `uncertain`, never resent automatically.
+
+The steps are separate functions because a chunk runs them for many deliveries at once
+(newsletter.delivery.inflight): one claim statement for the messages the rate limiter
+allows now, provider calls on pool threads, one transaction recording what came back.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import enum
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
@@ -26,16 +31,14 @@ from newsletter.delivery.base import (
     AccountSendError,
     OutgoingEmail,
     PermanentSendError,
-    QuotaSendError,
     Sender,
+    SendError,
     TransientSendError,
     UncertainSendError,
 )
-from newsletter.delivery.ratelimit import QuotaExhausted, RateLimiter, RateLimitTimeout
 from newsletter.logging_setup import update_context
-from newsletter.models import Delivery, DeliveryState, Subscriber, SubscriberStatus
+from newsletter.models import Delivery, DeliveryState, Subscriber
 from newsletter.render.compose import compose_delivery
-from newsletter.subscriptions.service import is_suppressed
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +52,7 @@ class Outcome(enum.StrEnum):
     UNCERTAIN = "uncertain"
     NOT_CLAIMED = "not_claimed"
     PAUSED = "paused"
-
-
-def send_delivery(delivery_id: int, sender: Sender, limiter: RateLimiter) -> Outcome:
-    """Send one delivery at most once (see `send_composed`)."""
-    email = compose_chunk([delivery_id]).get(delivery_id, Outcome.NOT_CLAIMED)
-    if isinstance(email, Outcome):
-        return email
-    return send_composed(email, sender, limiter)
+    RETRY = "retry"  # throttled or unreachable: released, the chunk is retried later
 
 
 def compose_chunk(delivery_ids: list[int]) -> dict[int, OutgoingEmail | Outcome]:
@@ -81,99 +77,124 @@ def compose_chunk(delivery_ids: list[int]) -> dict[int, OutgoingEmail | Outcome]
     return {i: out.get(i, Outcome.NOT_CLAIMED) for i in delivery_ids}
 
 
-def send_composed(email: OutgoingEmail, sender: Sender, limiter: RateLimiter) -> Outcome:
-    """Send one composed delivery at most once.
+@dataclass
+class Attempt:
+    """What one provider call came to, and the row's new state to record for it.
 
-    Raises TransientSendError (or RateLimitTimeout) for the caller to retry with
-    backoff; the row is back to `pending` by then. Account-level errors open the
-    breaker and return PAUSED.
+    `error` is kept for the caller to act on: a transient error to raise (the task
+    retries), an account error to trip the breaker with. `cpu` is the seconds of CPU
+    the calling thread spent in the client (signing, serialising, parsing).
+    """
+
+    email: OutgoingEmail
+    outcome: Outcome
+    finish: state.Finish
+    error: SendError | None = None
+    cpu: float = 0.0
+
+
+def attempt(sender: Sender, email: OutgoingEmail) -> Attempt:
+    """Call the provider for one claimed delivery and classify the answer (thread-safe).
+
+    Runs in a pool thread and touches no database: the caller records the outcome.
+    Anything but a SendError propagates, and the row stays `sending` for its lease to
+    decide: we cannot tell whether the provider took the message.
     """
     delivery_id = email.delivery_id
+    # This pool thread's log lines name the delivery they are about.
     update_context(delivery_id=delivery_id, edition_id=email.tags.get("edition"))
-    with session_scope() as session:
-        if breaker.is_open(session):
-            return Outcome.PAUSED
-    try:
-        limiter.acquire(timeout=60.0)
-    except QuotaExhausted as exc:
-        _trip(str(exc), quota=True)
-        return Outcome.PAUSED
-    with session_scope() as session:
-        # Checked again right before the claim: an unsubscribe or a bounce that arrived
-        # while the message waited in the queue still stops it.
-        if not state.claim(session, delivery_id, email=email.recipient):
-            refusal = _refusal(session, delivery_id)
-            if refusal and state.mark_suppressed(session, delivery_id, refusal):
-                return Outcome.SUPPRESSED
-            return Outcome.NOT_CLAIMED
-    # Committed: the row is ours and says `sending`. Now the one side effect.
+    started = time.thread_time()
     try:
         result = sender.send(email)
     except PermanentSendError as exc:
-        reason = str(exc)
-        _record(lambda s: state.mark_failed(s, delivery_id, reason))
         log.warning("delivery %s failed permanently: %s", delivery_id, exc)
-        return Outcome.FAILED
+        return _attempt(email, Outcome.FAILED, DeliveryState.FAILED, exc, started)
     except UncertainSendError as exc:
-        reason = str(exc)
-        _record(lambda s: state.mark_uncertain(s, delivery_id, reason))
         log.error("delivery %s is uncertain: %s", delivery_id, exc)
-        return Outcome.UNCERTAIN
-    except AccountSendError as exc:
-        reason = str(exc)
-        _record(lambda s: state.release(s, delivery_id, reason))
-        _trip(reason, quota=isinstance(exc, QuotaSendError))
-        return Outcome.PAUSED
-    except TransientSendError as exc:
-        reason = str(exc)
-        _record(lambda s: state.release(s, delivery_id, reason))
-        limiter.slow_down()
-        raise
-    # Anything else raised after the claim propagates with the row left `sending`: we
-    # cannot tell whether the provider took the message, so its lease decides.
-    _record(lambda s: state.mark_sent(s, delivery_id, result.message_id))
+        return _attempt(email, Outcome.UNCERTAIN, DeliveryState.UNCERTAIN, exc, started)
+    except (AccountSendError, TransientSendError) as exc:
+        # Nothing went out: the row goes back to pending for a retry or a resume.
+        outcome = Outcome.PAUSED if isinstance(exc, AccountSendError) else Outcome.RETRY
+        return _attempt(email, outcome, DeliveryState.PENDING, exc, started)
     log.info(
-        "delivery %s sent to %s message_id=%s",
-        delivery_id,
-        email.recipient,
-        result.message_id,
+        "delivery %s sent to %s message_id=%s", delivery_id, email.recipient, result.message_id
     )
-    return Outcome.SENT
+    return Attempt(
+        email,
+        Outcome.SENT,
+        state.Finish(delivery_id, DeliveryState.SENT, message_id=result.message_id),
+        cpu=time.thread_time() - started,
+    )
 
 
-def _refusal(session: Session, delivery_id: int) -> str | None:
-    row = session.execute(
-        select(Subscriber.status, Subscriber.email)
-        .join(Delivery, Delivery.subscriber_id == Subscriber.id)
-        .where(Delivery.id == delivery_id)
-    ).one()
-    status, address = row
-    if status != SubscriberStatus.ACTIVE:
-        return f"address is {status}"
-    if is_suppressed(session, address):
-        return "address is on the suppression list"
-    return None
+def _attempt(
+    email: OutgoingEmail,
+    outcome: Outcome,
+    new_state: DeliveryState,
+    error: SendError,
+    started: float,
+) -> Attempt:
+    return Attempt(
+        email,
+        outcome,
+        state.Finish(email.delivery_id, new_state, error=str(error)),
+        error,
+        time.thread_time() - started,
+    )
 
 
-def _trip(reason: str, *, quota: bool) -> None:
+def claim(emails: list[OutgoingEmail]) -> tuple[list[OutgoingEmail], dict[Outcome, int]] | None:
+    """Claim these composed deliveries in one transaction; None while sending is paused.
+
+    Returns the emails now ours to send, and how many of the others were suppressed
+    (checked again right before the claim: an unsubscribe or a bounce that arrived
+    while the message waited in the queue still stops it) or taken by someone else.
+    """
+    with session_scope() as session:
+        if breaker.is_open(session):
+            return None
+        ids = [e.delivery_id for e in emails]
+        claimed = set(state.claim_many(session, ids))
+        passed = [i for i in ids if i not in claimed]
+        refused = state.refusals(session, passed)
+        if refused:
+            state.finish_many(
+                session,
+                [state.Finish(i, DeliveryState.SUPPRESSED, error=r) for i, r in refused.items()],
+            )
+    others = {
+        Outcome.SUPPRESSED: len(refused),
+        Outcome.NOT_CLAIMED: len(passed) - len(refused),
+    }
+    return [e for e in emails if e.delivery_id in claimed], others
+
+
+def record(attempts: list[Attempt]) -> None:
+    """Record the outcomes of these provider calls in one transaction (retried)."""
+    if attempts:
+        _record(lambda s: state.finish_many(s, [a.finish for a in attempts]))
+
+
+def trip(reason: str, *, quota: bool) -> None:
+    """Open the breaker: account-level errors and an exhausted daily quota stop sending."""
     pause = timedelta(seconds=get_settings().quota_pause_seconds) if quota else None
     _record(lambda s: breaker.trip(s, reason, pause))
 
 
-def _record(step: Callable[[Session], T], attempts: int = 5) -> T:
+def _record(step: Callable[[Session], T], tries: int = 5) -> T:
     """Write an outcome, retrying a dropped database connection a few times.
 
     The message already went out (or definitely did not): losing this write would turn
     a known outcome into `uncertain`, so it is worth a few seconds of retries.
     """
     delay = 0.2
-    for attempt in range(attempts):
+    for n in range(tries):
         try:
             with session_scope() as session:
                 return step(session)
         except DBAPIError as exc:
             retryable = exc.connection_invalidated or _is_disconnect(exc)
-            if attempt == attempts - 1 or not retryable:
+            if n == tries - 1 or not retryable:
                 raise
             log.warning("database connection lost while recording an outcome; retrying")
             time.sleep(delay)
@@ -194,11 +215,4 @@ def _is_disconnect(exc: DBAPIError) -> bool:
     )
 
 
-__all__ = [
-    "Outcome",
-    "RateLimitTimeout",
-    "TransientSendError",
-    "compose_chunk",
-    "send_composed",
-    "send_delivery",
-]
+__all__ = ["Attempt", "Outcome", "attempt", "claim", "compose_chunk", "record", "trip"]

@@ -50,6 +50,8 @@ _ACCOUNT = {
 
 class SesSender:
     name = "ses"
+    # boto3 clients are thread-safe: a worker keeps several requests in flight on one.
+    concurrent = True
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class SesSender:
         configuration_set: str | None = None,
         tags: dict[str, str] | None = None,
         timeout: float = 20.0,
+        connections: int = 4,
         client: Any = None,
     ) -> None:
         self.sender = sender
@@ -76,7 +79,8 @@ class SesSender:
                 retries={"total_max_attempts": 1, "mode": "standard"},
                 connect_timeout=min(5.0, timeout),
                 read_timeout=timeout,
-                max_pool_connections=4,
+                # One per request in flight, and one for GetAccount beside them.
+                max_pool_connections=connections + 1,
             ),
         )
 

@@ -7,10 +7,12 @@ is `UPDATE ... WHERE state = 'pending'`: if no row changed, someone else has it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from newsletter.config import get_settings
 from newsletter.models import Delivery, DeliveryState, Subscriber, SubscriberStatus, Suppression
@@ -61,6 +63,133 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_many(
+    session: Session, delivery_ids: Sequence[int], now: datetime | None = None
+) -> list[int]:
+    """Claim the composed, pending deliveries among `delivery_ids` in one statement.
+
+    Returns the ids now `sending` (with their attempt counted). Like `claim(email=...)`,
+    a row whose reader left or whose address is suppressed is not claimed: the caller
+    asks `refusals` why a row was passed over. The rows are locked in id order
+    (`FOR UPDATE` on PostgreSQL), so two claimers of overlapping chunks wait for each
+    other, re-check the state, and never deadlock.
+    """
+    if not delivery_ids:
+        return []
+    now = now or utcnow()
+    row = aliased(Delivery)
+    claimable = (
+        select(row.id)
+        .where(
+            row.id.in_(list(delivery_ids)),
+            row.state == DeliveryState.PENDING,
+            row.papers.is_not(None),
+            exists().where(
+                Subscriber.id == row.subscriber_id,
+                Subscriber.status == SubscriberStatus.ACTIVE,
+                ~exists().where(Suppression.email == Subscriber.email),
+            ),
+        )
+        .order_by(row.id)
+        .with_for_update(of=row)
+    )
+    claimed = session.scalars(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(claimable.scalar_subquery()),
+            Delivery.state == DeliveryState.PENDING,
+        )
+        .values(
+            state=DeliveryState.SENDING,
+            attempts=Delivery.attempts + 1,
+            lease_until=now + lease(),
+            updated_at=now,
+        )
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(claimed)
+
+
+def refusals(session: Session, delivery_ids: Sequence[int]) -> dict[int, str]:
+    """Say why each still-pending delivery among these may not be sent, if it may not."""
+    if not delivery_ids:
+        return {}
+    suppressed = exists().where(Suppression.email == Subscriber.email)
+    rows = session.execute(
+        select(Delivery.id, Subscriber.status, suppressed)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.id.in_(list(delivery_ids)), Delivery.state == DeliveryState.PENDING)
+    )
+    out: dict[int, str] = {}
+    for delivery_id, status, on_list in rows:
+        if status != SubscriberStatus.ACTIVE:
+            out[delivery_id] = f"address is {status}"
+        elif on_list:
+            out[delivery_id] = "address is on the suppression list"
+    return out
+
+
+@dataclass(frozen=True)
+class Finish:
+    """One outcome to record: the row's new state, its provider id or its error."""
+
+    delivery_id: int
+    state: DeliveryState
+    message_id: str | None = None
+    error: str | None = None
+
+
+# The states a claimed row may be recorded from (see the mark_* functions below).
+_FROM: dict[DeliveryState, tuple[DeliveryState, ...]] = {
+    DeliveryState.SENT: (DeliveryState.SENDING, DeliveryState.UNCERTAIN),
+    DeliveryState.FAILED: (DeliveryState.SENDING,),
+    DeliveryState.UNCERTAIN: (DeliveryState.SENDING,),
+    DeliveryState.PENDING: (DeliveryState.SENDING,),
+    DeliveryState.SUPPRESSED: (DeliveryState.PENDING,),
+}
+
+
+def finish_many(session: Session, outcomes: Sequence[Finish]) -> None:
+    """Record many outcomes in one transaction: one executemany per target state.
+
+    Each row's update is as conditional as its one-row twin (`mark_sent`, `release`...),
+    so recording twice, or after the lease expired, changes nothing it should not.
+    """
+    now = utcnow()
+    table = Delivery.__table__
+    assert isinstance(table, Table)
+    by_state: dict[DeliveryState, list[Finish]] = {}
+    for outcome in outcomes:
+        by_state.setdefault(outcome.state, []).append(outcome)
+    for target, group in by_state.items():
+        values: dict[str, object] = {
+            "state": target,
+            "lease_until": None,
+            "updated_at": now,
+            "last_error": bindparam("b_error"),
+        }
+        if target == DeliveryState.SENT:
+            values |= {"provider_message_id": bindparam("b_message"), "sent_at": now}
+        statement = (
+            update(table)
+            # or_ rather than IN: an expanding IN cannot be used with executemany.
+            .where(
+                table.c.id == bindparam("b_id"),
+                or_(*(table.c.state == s for s in _FROM[target])),
+            )
+            .values(**values)
+        )
+        session.connection().execute(
+            statement,
+            [
+                {"b_id": o.delivery_id, "b_error": o.error[:2000] if o.error else None}
+                | ({"b_message": o.message_id} if target == DeliveryState.SENT else {})
+                for o in group
+            ],
+        )
 
 
 def _finish(
