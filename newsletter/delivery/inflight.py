@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from newsletter.delivery.base import OutgoingEmail, QuotaSendError, Sender, TransientSendError
+from newsletter.delivery.base import OutgoingEmail, QuotaSendError, Sender
 from newsletter.delivery.ratelimit import QuotaExhausted, RateLimiter, RateLimitTimeout
 from newsletter.delivery.send import Attempt, Outcome, attempt, claim, record, trip
 
@@ -97,90 +97,113 @@ def send_emails(
     token within a minute) is raised once every request in flight has been recorded:
     rows not sent are pending again, so retrying the chunk is safe. An account-level
     error or an exhausted quota opens the breaker: the rest count as PAUSED. Anything
-    unexpected is raised too, with its row left `sending` for the lease to decide.
+    unexpected is raised too, after the answers in flight are recorded; a request
+    that itself raised leaves its row `sending` for the lease to decide.
     """
-    tally = tally or Tally()
-    waiting = deque(emails)
-    running: dict[Future[Attempt], OutgoingEmail] = {}
-    retry: Exception | None = None
-    crash: BaseException | None = None
-    paused = False
-    while running or (waiting and retry is None and crash is None and not paused):
-        room = 0
-        if waiting and retry is None and crash is None and not paused:
-            room = min(flight.window.size - len(running), len(waiting))
-        if room > 0:
-            try:
-                granted = limiter.take(room, 0.0 if running else TOKEN_WAIT_SECONDS)
-            except QuotaExhausted as exc:
-                trip(str(exc), quota=True)
-                paused = True
-                continue
-            if granted == 0 and not running:
-                retry = RateLimitTimeout(f"no send token within {TOKEN_WAIT_SECONDS:.0f}s")
-                continue
-            if granted:
-                batch = [waiting.popleft() for _ in range(granted)]
-                claimed = claim(batch)
-                if claimed is None:
-                    waiting.extendleft(reversed(batch))
-                    paused = True
-                    continue
-                ours, others = claimed
-                tally.counts.update({k.value: n for k, n in others.items()})
-                for email in ours:
-                    running[flight.pool.submit(attempt, sender, email)] = email
-                room = min(flight.window.size - len(running), len(waiting))
-        if not running:
-            continue
-        # With room left and messages waiting, come back soon to ask for tokens.
-        timeout = POLL_SECONDS if room > 0 else None
-        done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+    chunk = _Chunk(deque(emails), sender, limiter, flight, tally or Tally())
+    chunk.run()
+    return chunk.tally
+
+
+@dataclass
+class _Chunk:
+    """One chunk's send loop; only the calling thread touches the database."""
+
+    waiting: deque[OutgoingEmail]
+    sender: Sender
+    limiter: RateLimiter
+    flight: Flight
+    tally: Tally
+    running: dict[Future[Attempt], OutgoingEmail] = field(default_factory=dict)
+    retry: Exception | None = None  # a transient error: raised at the end, task retries
+    crash: Exception | None = None  # anything else: raised at the end
+    paused: bool = False
+
+    @property
+    def launching(self) -> bool:
+        return bool(self.waiting) and not (self.retry or self.crash or self.paused)
+
+    def run(self) -> None:
+        while self.running or self.launching:
+            room = self.room()
+            if room > 0:
+                try:
+                    self.launch(room)
+                except Exception as exc:  # Redis or the database went away mid-chunk
+                    # Record what is in flight before raising: an answered request
+                    # must not turn `uncertain` because the next token could not be had.
+                    self.crash = exc
+            if self.running:
+                # With room left and messages waiting, come back soon for tokens.
+                self.collect(POLL_SECONDS if self.room() > 0 else None)
+        if self.paused:
+            self.tally.counts[Outcome.PAUSED.value] += len(self.waiting)
+        if self.crash is not None:
+            raise self.crash
+        if self.retry is not None:
+            raise self.retry
+
+    def room(self) -> int:
+        if not self.launching:
+            return 0
+        return min(self.flight.window.size - len(self.running), len(self.waiting))
+
+    def launch(self, room: int) -> None:
+        """Take up to `room` tokens, claim that many rows, put their requests in flight."""
+        try:
+            granted = self.limiter.take(room, 0.0 if self.running else TOKEN_WAIT_SECONDS)
+        except QuotaExhausted as exc:
+            trip(str(exc), quota=True)
+            self.paused = True
+            return
+        if granted == 0:
+            if not self.running:
+                self.retry = RateLimitTimeout(f"no send token within {TOKEN_WAIT_SECONDS:.0f}s")
+            return
+        batch = [self.waiting.popleft() for _ in range(granted)]
+        claimed = claim(batch)
+        if claimed is None:  # the breaker opened meanwhile
+            self.waiting.extendleft(reversed(batch))
+            self.paused = True
+            return
+        ours, others = claimed
+        self.tally.counts.update({k.value: n for k, n in others.items()})
+        for email in ours:
+            self.running[self.flight.pool.submit(attempt, self.sender, email)] = email
+
+    def collect(self, timeout: float | None) -> None:
+        """Wait for answers, record them in one transaction, and react to them."""
+        done, _ = wait(self.running, timeout=timeout, return_when=FIRST_COMPLETED)
         finished: list[Attempt] = []
         for future in done:
-            del running[future]
+            del self.running[future]
             try:
                 finished.append(future.result())
-            except Exception as exc:  # kept, raised once the others are recorded
+            except Exception as exc:
                 log.exception("provider call raised; its row stays sending for the lease")
-                crash = crash or exc
+                self.crash = self.crash or exc
         record(finished)
         for outcome in finished:
-            tally.client_cpu += outcome.cpu
-            retry, paused = _react(outcome, flight, limiter, retry, paused)
-            if outcome.outcome != Outcome.RETRY:
-                tally.counts[outcome.outcome.value] += 1
-    if paused:
-        tally.counts[Outcome.PAUSED.value] += len(waiting)
-    if crash is not None:
-        raise crash
-    if retry is not None:
-        raise retry
-    return tally
+            self.tally.client_cpu += outcome.cpu
+            self.react(outcome)
 
-
-def _react(
-    outcome: Attempt,
-    flight: Flight,
-    limiter: RateLimiter,
-    retry: Exception | None,
-    paused: bool,
-) -> tuple[Exception | None, bool]:
-    """Open the window on a success; close it, and stop the chunk, on throttling or pause."""
-    if outcome.outcome == Outcome.SENT:
-        flight.window.opened()
-    elif outcome.outcome == Outcome.RETRY:
-        flight.window.closed()
-        if retry is None:
-            limiter.slow_down()
-            assert isinstance(outcome.error, TransientSendError)
-            retry = outcome.error
-    elif outcome.outcome == Outcome.PAUSED:
-        flight.window.closed()
-        if not paused:
-            trip(str(outcome.error), quota=isinstance(outcome.error, QuotaSendError))
-            paused = True
-    return retry, paused
+    def react(self, outcome: Attempt) -> None:
+        """Open the window on a success; close it, and stop, on throttling or a pause."""
+        window = self.flight.window
+        if outcome.outcome == Outcome.SENT:
+            window.opened()
+        elif outcome.outcome == Outcome.RETRY:
+            window.closed()
+            if self.retry is None:
+                self.limiter.slow_down()
+                self.retry = outcome.error
+        elif outcome.outcome == Outcome.PAUSED:
+            window.closed()
+            if not self.paused:
+                trip(str(outcome.error), quota=isinstance(outcome.error, QuotaSendError))
+                self.paused = True
+        if outcome.outcome != Outcome.RETRY:
+            self.tally.counts[outcome.outcome.value] += 1
 
 
 __all__ = ["Flight", "Tally", "Window", "send_emails"]
