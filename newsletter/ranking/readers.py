@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.models import (
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 HISTORY = timedelta(days=90)
 # How many of the most recently sent papers may serve as "sent but not clicked" examples.
 LIBRARY_SENT = 32
+NOTHING_NEW = "no new papers matched this reader's interests"
+# Fitted edition models one process keeps (each a few MB: vocabulary and matrices).
+EDITION_MODELS_KEPT = 4
 
 
 def _vectors_model() -> str | None:
@@ -92,7 +95,14 @@ def edition_model(session: Session, edition: Edition) -> EditionModel:
                 else None
             ),
         )
-        models.clear()  # keep one edition's model; editions are processed one after another
+        # Keep the last few editions' models: a plan across 24 timezones opens two or
+        # three daily editions at once, and their chunks interleave on every worker, so
+        # keeping only one refitted a model on nearly every chunk. A model fitted on
+        # fewer candidates or vectors of the same edition is never needed again.
+        for key in [k for k in models if k[0] == edition.id]:
+            del models[key]
+        while len(models) >= EDITION_MODELS_KEPT:
+            del models[next(iter(models))]
         models[cache_key] = model
     return model
 
@@ -251,38 +261,68 @@ def rank_and_record(
         model = edition_model(session, edition)
         subscribers = [s for _, s in pairs]
         all_picks = rank_readers(session, model, subscribers, now)
-        for (delivery, subscriber), picks in zip(pairs, all_picks, strict=True):
-            chosen = [p.as_dict() for p in picks[: subscriber.max_papers]]
-            recorded = _record_picks(session, delivery.id, chosen, now)
-            # The row changed under the ORM's feet: reload it on next access.
+        chosen = {
+            delivery.id: [p.as_dict() for p in picks[: subscriber.max_papers]]
+            for (delivery, subscriber), picks in zip(pairs, all_picks, strict=True)
+        }
+        recorded = record_picks(session, chosen, now)
+        ready.extend(i for i in recorded if chosen[i])
+        for delivery, _ in pairs:
+            # The rows changed under the ORM's feet: reload them if touched again.
             session.expire(delivery)
-            if recorded and chosen:
-                ready.append(delivery.id)
     return sorted(ready)
+
+
+def record_picks(
+    session: Session, chosen: dict[int, list[dict[str, Any]]], now: datetime
+) -> set[int]:
+    """Write a chunk's picks in one statement, only on rows still pending and unpicked.
+
+    Returns the ids written. A delivery with nothing to offer becomes `skipped`. A
+    duplicate pick task (a redelivered message) may have read a row before another
+    worker picked and sent it: the conditional update keeps a plain write from turning
+    `sent` back into `skipped`. One statement per chunk, not one per reader: a round
+    trip per row cost more than ranking the reader did.
+    """
+    if not chosen:
+        return set()
+    values: dict[str, Any] = {
+        "papers": case(
+            {i: literal(picks, Delivery.papers.type) for i, picks in chosen.items()},
+            value=Delivery.id,
+        ),
+        "updated_at": now,
+    }
+    empty = [i for i, picks in chosen.items() if not picks]
+    if empty:
+        values |= {
+            "state": case(
+                {i: literal(DeliveryState.SKIPPED.value) for i in empty},
+                value=Delivery.id,
+                else_=Delivery.state,
+            ),
+            "last_error": case(
+                {i: literal(NOTHING_NEW) for i in empty},
+                value=Delivery.id,
+                else_=Delivery.last_error,
+            ),
+        }
+    written = session.scalars(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(list(chosen)),
+            Delivery.state == DeliveryState.PENDING,
+            Delivery.papers.is_(None),
+        )
+        .values(**values)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(written)
 
 
 def _record_picks(
     session: Session, delivery_id: int, chosen: list[dict[str, Any]], now: datetime
 ) -> bool:
-    """Write the picks only if the row is still pending and unpicked; False if it moved on.
-
-    A duplicate pick task (a redelivered message) may have read the row before another
-    worker picked and sent it: a plain ORM write would turn `sent` back into `skipped`.
-    """
-    values: dict[str, Any] = {"papers": chosen, "updated_at": now}
-    if not chosen:
-        values |= {
-            "state": DeliveryState.SKIPPED,
-            "last_error": "no new papers matched this reader's interests",
-        }
-    result = session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.state == DeliveryState.PENDING,
-            Delivery.papers.is_(None),
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    """Write one delivery's picks (see `record_picks`); False if the row moved on."""
+    return delivery_id in record_picks(session, {delivery_id: chosen}, now)
