@@ -43,6 +43,30 @@ def test_eight_threads_sharing_the_redis_bucket_stay_at_the_rate(redis_url):
     assert len(stamps) >= 0.8 * RATE * 4
 
 
+def test_senders_taking_tokens_in_batches_hold_three_hundred_per_second(redis_url):
+    """Workers with many requests in flight take several tokens per call: still the rate."""
+    rate = 300.0
+    bucket = RedisTokenBucket(redis.Redis.from_url(redis_url), lambda: rate)
+    stamps: list[float] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + 4.0
+
+    def sender() -> None:
+        while time.monotonic() < stop:
+            taken = bucket.take(16, wait=5)
+            now = time.monotonic()
+            with lock:
+                stamps.extend([now] * taken)
+
+    threads = [threading.Thread(target=sender) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert busiest_two_seconds(stamps) <= 2 * rate * 1.05
+    assert len(stamps) >= 0.8 * rate * 4
+
+
 def test_the_in_process_bucket_paces_the_embedded_sender():
     bucket = LocalTokenBucket(20.0)
     started = time.monotonic()
