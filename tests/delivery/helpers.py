@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from newsletter import chain
 from newsletter.db import session_scope
@@ -52,28 +52,37 @@ LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
 def add_readers(
     count: int, *, prefix: str = "reader", zones: list[str] = ZONES, fmt: str = "html"
 ) -> list[int]:
-    """Insert `count` active readers, send hour 0 (due whenever planned), across `zones`."""
+    """Insert `count` active readers, send hour 0 (due whenever planned), across `zones`.
+
+    Bulk inserts in batches (a bench adds 100,000): two statements per 5,000 readers.
+    """
     ids: list[int] = []
     with session_scope() as session:
-        for n in range(count):
-            subscriber = Subscriber(
-                email=f"{prefix}{n:05d}@example.org",
-                status=SubscriberStatus.ACTIVE,
-                timezone=zones[n % len(zones)],
-                send_hour=0,
-                max_papers=3,
-                format=fmt,
-                created_at=LONG_AGO,
-                confirmed_at=LONG_AGO,
-            )
-            subscriber.interests = [
-                Interest(kind="keyword", value="language models"),
-                Interest(kind="keyword", value="out-of-distribution"),
+        for start in range(0, count, 5000):
+            rows = [
+                {
+                    "email": f"{prefix}{n:05d}@example.org",
+                    "status": SubscriberStatus.ACTIVE,
+                    "timezone": zones[n % len(zones)],
+                    "send_hour": 0,
+                    "max_papers": 3,
+                    "format": fmt,
+                    "created_at": LONG_AGO,
+                    "confirmed_at": LONG_AGO,
+                }
+                for n in range(start, min(count, start + 5000))
             ]
-            session.add(subscriber)
-        session.flush()
-        ids = list(session.scalars(select(Subscriber.id).order_by(Subscriber.id)))
-    return ids
+            new = list(session.scalars(insert(Subscriber).returning(Subscriber.id), rows))
+            session.execute(
+                insert(Interest),
+                [
+                    {"subscriber_id": sid, "kind": "keyword", "value": value}
+                    for sid in new
+                    for value in ("language models", "out-of-distribution")
+                ],
+            )
+            ids.extend(new)
+    return sorted(ids)
 
 
 def ready_deliveries(count: int, **kwargs: Any) -> list[int]:
