@@ -16,6 +16,7 @@ import http.client
 import json
 import logging
 import random
+import sys
 import threading
 import time
 import uuid
@@ -70,6 +71,14 @@ class ProxyState:
     latency: float = 0.0
     jitter: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Say nothing when a client drops its kept-alive connection (a worker stopping)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class SesProxy:
@@ -181,7 +190,7 @@ class SesProxy:
                     self._answer(response.status, data, passed)
                 return response.status
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
