@@ -33,7 +33,7 @@ from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import breaker, state
 from newsletter.delivery.backends import process_flight, process_limiter, process_sender
-from newsletter.delivery.base import TransientSendError
+from newsletter.delivery.base import OutgoingEmail, TransientSendError
 from newsletter.delivery.inflight import Tally, send_emails
 from newsletter.delivery.ratelimit import RateLimitTimeout
 from newsletter.delivery.send import Outcome, compose_chunk
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 # Deliveries per rank or send task: big enough that queueing costs nothing next to the
 # work, small enough that a retried chunk redoes little.
 CHUNK_SIZE = 100
+# Messages rendered at a time within a send chunk, while the last ones are in flight.
+COMPOSE_BATCH = 10
 
 # Errors worth retrying a task for: the provider said "later", or the database or
 # Redis connection dropped (the claim makes running the task again safe).
@@ -134,12 +136,13 @@ def rank(delivery_ids: list[int], now: datetime | None = None) -> list[int]:
 
 
 def send(delivery_ids: list[int]) -> dict[str, int]:
-    """Render the chunk, then send it with several requests in flight per process.
+    """Render and send the chunk, several requests in flight per process.
 
-    A retryable error stops the chunk and propagates once the requests in flight are
-    recorded (newsletter.delivery.inflight). When sending is paused (breaker open) the
-    rest of the chunk stays pending and nothing is retried: resuming, or the window
-    freeing up, puts them back on the queue.
+    Rendering goes a few messages at a time, overlapping the requests in flight
+    (newsletter.delivery.inflight). A retryable error stops the chunk and propagates
+    once the requests in flight are recorded. When sending is paused (breaker open)
+    the rest of the chunk stays pending and nothing is retried: resuming, or the
+    window freeing up, puts them back on the queue.
     """
     counts = Counter({outcome.value: 0 for outcome in Outcome if outcome != Outcome.RETRY})
     with session_scope() as session:
@@ -148,26 +151,20 @@ def send(delivery_ids: list[int]) -> dict[str, int]:
             return dict(counts)
     sender, limiter, flight = process_sender(), process_limiter(), process_flight()
     started, started_cpu = time.perf_counter(), time.process_time()
-    composed = compose_chunk(delivery_ids)
-    rendered, rendered_cpu = time.perf_counter(), time.process_time()
-    emails = [email for email in composed.values() if not isinstance(email, Outcome)]
-    counts[Outcome.NOT_CLAIMED] += len(composed) - len(emails)
     tally = Tally(counts)
     try:
-        send_emails(emails, sender, limiter, flight, tally)
+        send_emails(chunked(delivery_ids, COMPOSE_BATCH), composed, sender, limiter, flight, tally)
     finally:
         # One line per chunk: where the time went (bench/bench_e2e.py reads it too).
-        # CPU is the process's: the provider calls' share ("client") is measured on
-        # the pool threads, the rest of the send phase is our bookkeeping.
-        send_cpu = time.process_time() - rendered_cpu
+        # CPU is the process's: composing is measured on this thread, the provider
+        # calls on the pool threads, and the rest is our bookkeeping.
+        cpu = time.process_time() - started_cpu
         log.info(
-            "send chunk of %d: render %.3fs, send %.3fs; cpu render %.3fs, "
-            "bookkeeping %.3fs, client %.3fs; %s",
+            "send chunk of %d: %.3fs; cpu render %.3fs, bookkeeping %.3fs, client %.3fs; %s",
             len(delivery_ids),
-            rendered - started,
-            time.perf_counter() - rendered,
-            rendered_cpu - started_cpu,
-            max(0.0, send_cpu - tally.client_cpu),
+            time.perf_counter() - started,
+            tally.render_cpu,
+            max(0.0, cpu - tally.render_cpu - tally.client_cpu),
             tally.client_cpu,
             {k: v for k, v in counts.items() if v},
         )
@@ -175,6 +172,11 @@ def send(delivery_ids: list[int]) -> dict[str, int]:
             for _ in range(n):
                 count_send("digest", outcome)
     return dict(counts)
+
+
+def composed(delivery_ids: list[int]) -> list[OutgoingEmail]:
+    """Render the deliveries of these ids that are still pending and picked."""
+    return [e for e in compose_chunk(delivery_ids).values() if not isinstance(e, Outcome)]
 
 
 def backoff(retries: int, retry_after: float | None = None) -> float:

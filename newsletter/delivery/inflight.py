@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -78,20 +79,27 @@ class Flight:
 
 @dataclass
 class Tally:
-    """A chunk's outcomes, and the CPU its provider calls took on pool threads."""
+    """A chunk's outcomes, and where its CPU went: composing, and the provider calls."""
 
     counts: Counter[str] = field(default_factory=Counter)
-    client_cpu: float = 0.0
+    render_cpu: float = 0.0  # the calling thread, composing batches
+    client_cpu: float = 0.0  # the pool threads, inside the provider client
 
 
 def send_emails(
-    emails: Sequence[OutgoingEmail],
+    batches: Iterable[list[int]],
+    compose: Callable[[list[int]], list[OutgoingEmail]],
     sender: Sender,
     limiter: RateLimiter,
     flight: Flight,
     tally: Tally | None = None,
 ) -> Tally:
-    """Send these composed deliveries, each at most once, several in flight.
+    """Send these deliveries, each at most once, several in flight.
+
+    `batches` are delivery ids, a few at a time, and `compose` renders the sendable
+    ones of a batch (rows no longer pending count as NOT_CLAIMED). The next batch is
+    composed while the requests of the last are in flight, so rendering (CPU, and a
+    query per email) overlaps the round trips instead of adding to them.
 
     Returns the outcomes. A transient error (throttling, unreachable provider, no
     token within a minute) is raised once every request in flight has been recorded:
@@ -100,7 +108,7 @@ def send_emails(
     unexpected is raised too, after the answers in flight are recorded; a request
     that itself raised leaves its row `sending` for the lease to decide.
     """
-    chunk = _Chunk(deque(emails), sender, limiter, flight, tally or Tally())
+    chunk = _Chunk(deque(batches), compose, sender, limiter, flight, tally or Tally())
     chunk.run()
     return chunk.tally
 
@@ -109,21 +117,44 @@ def send_emails(
 class _Chunk:
     """One chunk's send loop; only the calling thread touches the database."""
 
-    waiting: deque[OutgoingEmail]
+    batches: deque[list[int]]
+    compose: Callable[[list[int]], list[OutgoingEmail]]
     sender: Sender
     limiter: RateLimiter
     flight: Flight
     tally: Tally
+    waiting: deque[OutgoingEmail] = field(default_factory=deque)
     running: dict[Future[Attempt], OutgoingEmail] = field(default_factory=dict)
     retry: Exception | None = None  # a transient error: raised at the end, task retries
     crash: Exception | None = None  # anything else: raised at the end
     paused: bool = False
 
     @property
+    def stopping(self) -> bool:
+        return bool(self.retry or self.crash or self.paused)
+
+    @property
     def launching(self) -> bool:
-        return bool(self.waiting) and not (self.retry or self.crash or self.paused)
+        return bool(self.waiting or self.batches) and not self.stopping
+
+    def refill(self) -> None:
+        """Compose the next batch once fewer messages wait than the window could take."""
+        started = time.thread_time()
+        try:
+            while (
+                self.batches and not self.stopping and len(self.waiting) < self.flight.window.size
+            ):
+                ids = self.batches.popleft()
+                emails = self.compose(ids)
+                self.tally.counts[Outcome.NOT_CLAIMED.value] += len(ids) - len(emails)
+                self.waiting.extend(emails)
+        except Exception as exc:  # the database went away while composing
+            self.crash = exc
+        finally:
+            self.tally.render_cpu += time.thread_time() - started
 
     def run(self) -> None:
+        self.refill()
         while self.running or self.launching:
             room = self.room()
             if room > 0:
@@ -133,11 +164,14 @@ class _Chunk:
                     # Record what is in flight before raising: an answered request
                     # must not turn `uncertain` because the next token could not be had.
                     self.crash = exc
+            self.refill()
             if self.running:
                 # With room left and messages waiting, come back soon for tokens.
                 self.collect(POLL_SECONDS if self.room() > 0 else None)
+            self.refill()
         if self.paused:
-            self.tally.counts[Outcome.PAUSED.value] += len(self.waiting)
+            unsent = len(self.waiting) + sum(len(ids) for ids in self.batches)
+            self.tally.counts[Outcome.PAUSED.value] += unsent
         if self.crash is not None:
             raise self.crash
         if self.retry is not None:
