@@ -29,6 +29,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from newsletter.delivery.base import OutgoingEmail, QuotaSendError, Sender
 from newsletter.delivery.ratelimit import QuotaExhausted, RateLimiter, RateLimitTimeout
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 # How long the loop waits for an answer before asking the bucket for tokens again
 # while requests are in flight and more messages wait.
 POLL_SECONDS = 0.005
+# Batches composed ahead of the one being sent.
+COMPOSE_AHEAD = 2
 # How long a chunk with nothing in flight waits for a token before giving up (the
 # task retries with backoff).
 TOKEN_WAIT_SECONDS = 60.0
@@ -67,6 +70,10 @@ class Flight:
 
     pool: ThreadPoolExecutor
     window: Window
+    # One thread renders the next batches while the main thread keeps the books.
+    composer: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose")
+    )
 
     @classmethod
     def of(cls, limit: int) -> Flight:
@@ -74,6 +81,7 @@ class Flight:
         return cls(pool, Window(limit))
 
     def close(self) -> None:
+        self.composer.shutdown(wait=True)
         self.pool.shutdown(wait=True)
 
 
@@ -82,7 +90,7 @@ class Tally:
     """A chunk's outcomes, and where its CPU went: composing, and the provider calls."""
 
     counts: Counter[str] = field(default_factory=Counter)
-    render_cpu: float = 0.0  # the calling thread, composing batches
+    render_cpu: float = 0.0  # the composing thread
     client_cpu: float = 0.0  # the pool threads, inside the provider client
 
 
@@ -97,9 +105,10 @@ def send_emails(
     """Send these deliveries, each at most once, several in flight.
 
     `batches` are delivery ids, a few at a time, and `compose` renders the sendable
-    ones of a batch (rows no longer pending count as NOT_CLAIMED). The next batch is
-    composed while the requests of the last are in flight, so rendering (CPU, and a
-    query per email) overlaps the round trips instead of adding to them.
+    ones of a batch (rows no longer pending count as NOT_CLAIMED). The next batches
+    are composed on the flight's composer thread while the main thread claims, records
+    and keeps requests in flight, so rendering (CPU, and a query per email) overlaps
+    the round trips instead of stopping them.
 
     Returns the outcomes. A transient error (throttling, unreachable provider, no
     token within a minute) is raised once every request in flight has been recorded:
@@ -124,6 +133,9 @@ class _Chunk:
     flight: Flight
     tally: Tally
     waiting: deque[OutgoingEmail] = field(default_factory=deque)
+    ahead: deque[tuple[list[int], Future[tuple[list[OutgoingEmail], float]]]] = field(
+        default_factory=deque
+    )
     running: dict[Future[Attempt], OutgoingEmail] = field(default_factory=dict)
     retry: Exception | None = None  # a transient error: raised at the end, task retries
     crash: Exception | None = None  # anything else: raised at the end
@@ -135,27 +147,34 @@ class _Chunk:
 
     @property
     def launching(self) -> bool:
-        return bool(self.waiting or self.batches) and not self.stopping
+        return bool(self.waiting or self.ahead or self.batches) and not self.stopping
+
+    def _composed(self, ids: list[int]) -> tuple[list[OutgoingEmail], float]:
+        started = time.thread_time()
+        return self.compose(ids), time.thread_time() - started
 
     def refill(self) -> None:
-        """Compose the next batch once fewer messages wait than the window could take."""
-        started = time.thread_time()
-        try:
-            while (
-                self.batches and not self.stopping and len(self.waiting) < self.flight.window.size
-            ):
+        """Keep batches composing ahead; take those done, waiting for one if idle."""
+        while not self.stopping:
+            while self.batches and len(self.ahead) < COMPOSE_AHEAD:
                 ids = self.batches.popleft()
-                emails = self.compose(ids)
-                self.tally.counts[Outcome.NOT_CLAIMED.value] += len(ids) - len(emails)
-                self.waiting.extend(emails)
-        except Exception as exc:  # the database went away while composing
-            self.crash = exc
-        finally:
-            self.tally.render_cpu += time.thread_time() - started
+                self.ahead.append((ids, self.flight.composer.submit(self._composed, ids)))
+            idle = not self.waiting and not self.running
+            if not self.ahead or not (self.ahead[0][1].done() or idle):
+                return
+            ids, future = self.ahead.popleft()
+            try:
+                emails, cpu = future.result()
+            except Exception as exc:  # the database went away while composing
+                self.crash = exc
+                return
+            self.tally.render_cpu += cpu
+            self.tally.counts[Outcome.NOT_CLAIMED.value] += len(ids) - len(emails)
+            self.waiting.extend(emails)
 
     def run(self) -> None:
-        self.refill()
         while self.running or self.launching:
+            self.refill()
             room = self.room()
             if room > 0:
                 try:
@@ -164,13 +183,13 @@ class _Chunk:
                     # Record what is in flight before raising: an answered request
                     # must not turn `uncertain` because the next token could not be had.
                     self.crash = exc
-            self.refill()
             if self.running:
-                # With room left and messages waiting, come back soon for tokens.
+                # With room left and messages waiting, come back soon for tokens; a
+                # batch composed meanwhile wakes the loop too.
                 self.collect(POLL_SECONDS if self.room() > 0 else None)
-            self.refill()
         if self.paused:
             unsent = len(self.waiting) + sum(len(ids) for ids in self.batches)
+            unsent += sum(len(ids) for ids, _ in self.ahead)
             self.tally.counts[Outcome.PAUSED.value] += unsent
         if self.crash is not None:
             raise self.crash
@@ -207,9 +226,14 @@ class _Chunk:
 
     def collect(self, timeout: float | None) -> None:
         """Wait for answers, record them in one transaction, and react to them."""
-        done, _ = wait(self.running, timeout=timeout, return_when=FIRST_COMPLETED)
+        watched: set[Future[Any]] = set(self.running)
+        if self.ahead and not self.stopping:
+            watched.add(self.ahead[0][1])
+        done, _ = wait(watched, timeout=timeout, return_when=FIRST_COMPLETED)
         finished: list[Attempt] = []
         for future in done:
+            if future not in self.running:
+                continue  # a composed batch: the next refill takes it
             del self.running[future]
             try:
                 finished.append(future.result())
