@@ -9,6 +9,8 @@ while the main thread alone does the bookkeeping, in batches:
     take n tokens (one Redis call) -> claim those n rows (one statement, commit)
     -> n provider calls on pool threads -> record what came back (one transaction)
 
+and one composer thread renders the next few messages meanwhile (read-only).
+
 The guarantees are the one-message state machine's (newsletter.delivery.send): a row
 is claimed only once a token is in hand and just before its request goes out, so at
 most the requests in flight are `sending` when a process dies, and their lease turns
