@@ -19,12 +19,14 @@ them `uncertain`, never resent. Outcomes are recorded as soon as they come back.
 A process starts with one request in flight and opens up by one per success (slow
 start, as TCP does): a paused account, a throttling answer or a bad configuration
 costs one request, not a pool's worth. Throttling or an account error closes the
-window to one again.
+window to one again. It never opens past rate x round trip: at 40/s and 10 ms one
+request at a time keeps up, and a crash leaves no more uncertain than that.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter, deque
@@ -51,15 +53,30 @@ TOKEN_WAIT_SECONDS = 60.0
 
 @dataclass
 class Window:
-    """How many requests this process may have in flight now (1 up to `limit`)."""
+    """How many requests this process may have in flight now (1 up to `limit`).
+
+    It opens by one per success, but never past what the fleet's rate needs for the
+    round trips seen (rate x round trip, rounded up): more requests than that would
+    only wait for tokens, and every request in flight is one a crash leaves uncertain.
+    """
 
     limit: int
     size: int = 1
+    round_trip: float = 0.0  # seconds, a moving average of the answers seen
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def opened(self) -> None:
+    def answered(self, seconds: float) -> None:
         with self.lock:
-            self.size = min(self.limit, self.size + 1)
+            self.round_trip = (
+                seconds if not self.round_trip else 0.8 * self.round_trip + 0.2 * seconds
+            )
+
+    def opened(self, rate: float) -> None:
+        with self.lock:
+            needed = (
+                max(1, math.ceil(rate * self.round_trip)) if math.isfinite(rate) else self.limit
+            )
+            self.size = min(self.limit, self.size + 1, max(needed, 1))
 
     def closed(self) -> None:
         with self.lock:
@@ -250,8 +267,9 @@ class _Chunk:
     def react(self, outcome: Attempt) -> None:
         """Open the window on a success; close it, and stop, on throttling or a pause."""
         window = self.flight.window
+        window.answered(outcome.seconds)
         if outcome.outcome == Outcome.SENT:
-            window.opened()
+            window.opened(self.limiter.rate)
         elif outcome.outcome == Outcome.RETRY:
             window.closed()
             if self.retry is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -76,6 +77,11 @@ class QuotaExhausted(Exception):
 
 
 class RateLimiter(Protocol):
+    @property
+    def rate(self) -> float:
+        """Messages per second for the whole fleet (math.inf: no limit)."""
+        ...
+
     def acquire(self, timeout: float = 60.0) -> None:
         """Wait for one token; RateLimitTimeout if none comes within `timeout` seconds."""
         ...
@@ -102,6 +108,8 @@ def burst_for(rate: float) -> float:
 
 class NoLimit:
     """Backends with no meaningful rate (file, console) send as fast as they can."""
+
+    rate = math.inf
 
     def acquire(self, timeout: float = 60.0) -> None:
         return None

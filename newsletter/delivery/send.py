@@ -91,6 +91,7 @@ class Attempt:
     finish: state.Finish
     error: SendError | None = None
     cpu: float = 0.0
+    seconds: float = 0.0  # the round trip, wall time
 
 
 def attempt(sender: Sender, email: OutgoingEmail) -> Attempt:
@@ -103,19 +104,19 @@ def attempt(sender: Sender, email: OutgoingEmail) -> Attempt:
     delivery_id = email.delivery_id
     # This pool thread's log lines name the delivery they are about.
     update_context(delivery_id=delivery_id, edition_id=email.tags.get("edition"))
-    started = time.thread_time()
+    started, began = time.thread_time(), time.perf_counter()
     try:
         result = sender.send(email)
     except PermanentSendError as exc:
         log.warning("delivery %s failed permanently: %s", delivery_id, exc)
-        return _attempt(email, Outcome.FAILED, DeliveryState.FAILED, exc, started)
+        return _attempt(email, Outcome.FAILED, DeliveryState.FAILED, exc, started, began)
     except UncertainSendError as exc:
         log.error("delivery %s is uncertain: %s", delivery_id, exc)
-        return _attempt(email, Outcome.UNCERTAIN, DeliveryState.UNCERTAIN, exc, started)
+        return _attempt(email, Outcome.UNCERTAIN, DeliveryState.UNCERTAIN, exc, started, began)
     except (AccountSendError, TransientSendError) as exc:
         # Nothing went out: the row goes back to pending for a retry or a resume.
         outcome = Outcome.PAUSED if isinstance(exc, AccountSendError) else Outcome.RETRY
-        return _attempt(email, outcome, DeliveryState.PENDING, exc, started)
+        return _attempt(email, outcome, DeliveryState.PENDING, exc, started, began)
     log.info(
         "delivery %s sent to %s message_id=%s", delivery_id, email.recipient, result.message_id
     )
@@ -124,6 +125,7 @@ def attempt(sender: Sender, email: OutgoingEmail) -> Attempt:
         Outcome.SENT,
         state.Finish(delivery_id, DeliveryState.SENT, message_id=result.message_id),
         cpu=time.thread_time() - started,
+        seconds=time.perf_counter() - began,
     )
 
 
@@ -133,6 +135,7 @@ def _attempt(
     new_state: DeliveryState,
     error: SendError,
     started: float,
+    began: float,
 ) -> Attempt:
     return Attempt(
         email,
@@ -140,6 +143,7 @@ def _attempt(
         state.Finish(email.delivery_id, new_state, error=str(error)),
         error,
         time.thread_time() - started,
+        time.perf_counter() - began,
     )
 
 
