@@ -46,7 +46,7 @@ def test_the_stack_has_its_databases_two_workers_and_exactly_one_beat():
 
 def test_app_services_start_after_the_release_step_migrated_the_database():
     compose = services()
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "mail", "beat"):
         after = compose[name]["depends_on"]
         assert after["release"]["condition"] == "service_completed_successfully", name
         assert after["postgres"]["condition"] == "service_healthy", name
