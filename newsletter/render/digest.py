@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from newsletter.render.environment import email_environment, inline_css, wrap
 from newsletter.subscriptions.links import CLICK_TARGETS, FEEDBACK_CHOICES
-from newsletter.summary import tldr
+from newsletter.summary import shorten, tldr
 from newsletter.timeutil import day_label
 
 MAX_AUTHORS = 4
@@ -45,17 +45,6 @@ _CSS_URL = re.compile(r"https://[A-Za-z0-9._~/%+=&?-]+")
 def collapse(text: str) -> str:
     """Squash runs of whitespace (sources hard-wrap titles and abstracts) into one space."""
     return _SPACES.sub(" ", text).strip()
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut `text` to at most `limit` characters at a word boundary, marking the cut."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.") + "…"
 
 
 def abstract_lead(summary: str, level: int) -> tuple[str, bool]:
