@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from starlette.datastructures import FormData
 from starlette.formparsers import FormParser, MultiPartParser
 
@@ -48,6 +48,20 @@ async def read_form(request: Request) -> FormData:
         raise BadForm(f"the form could not be read: {exc}") from None
     finally:
         await stream.aclose()
+
+
+async def read_form_or_refusal(request: Request) -> FormData | PlainTextResponse:
+    """Read a form, or return the plain-text refusal (413 too large, 400 unreadable).
+
+    For endpoints that mail programs post to as well as people (one-click unsubscribe,
+    More/Less like this): a short text answer suits both.
+    """
+    try:
+        return await read_form(request)
+    except FormTooLarge:
+        return PlainTextResponse("the form is too large\n", status_code=413)
+    except BadForm:
+        return PlainTextResponse("could not read the form\n", status_code=400)
 
 
 def csrf_problem(request: Request, form: FormData) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import delete, select
 from starlette.concurrency import run_in_threadpool
 
@@ -25,7 +25,7 @@ from newsletter.subscriptions.tokens import (
     current_subscriber,
     read_token,
 )
-from newsletter.web.formdata import BadForm, FormTooLarge, csrf_problem, read_form
+from newsletter.web.formdata import csrf_problem, read_form_or_refusal
 from newsletter.web.templating import notice, render_page
 
 router = APIRouter()
@@ -99,12 +99,9 @@ async def feedback_page(request: Request, token: str) -> HTMLResponse:
 
 @router.post("/f/{token}")
 async def feedback_submit(request: Request, token: str) -> Response:
-    try:
-        form = await read_form(request)
-    except FormTooLarge:
-        return PlainTextResponse("the form is too large\n", status_code=413)
-    except BadForm:
-        return PlainTextResponse("could not read the form\n", status_code=400)
+    form = await read_form_or_refusal(request)
+    if isinstance(form, Response):
+        return form
     try:
         choice = await run_in_threadpool(read_choice, token)
     except InvalidToken as exc:

@@ -18,7 +18,7 @@ from newsletter.db import session_scope
 from newsletter.models import SubscriberStatus
 from newsletter.subscriptions.signup import subscriber_for_unsubscribe, unsubscribe_by_token
 from newsletter.subscriptions.tokens import InvalidToken, make_token
-from newsletter.web.formdata import BadForm, FormTooLarge, csrf_problem, read_form
+from newsletter.web.formdata import csrf_problem, read_form_or_refusal
 from newsletter.web.templating import notice, render_page
 
 router = APIRouter()
@@ -88,12 +88,9 @@ async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
 
 @router.post("/unsubscribe/{token}")
 async def unsubscribe_submit(request: Request, token: str) -> Response:
-    try:
-        form = await read_form(request)
-    except FormTooLarge:
-        return PlainTextResponse("the form is too large\n", status_code=413)
-    except BadForm:
-        return PlainTextResponse("could not read the form\n", status_code=400)
+    form = await read_form_or_refusal(request)
+    if isinstance(form, Response):
+        return form
     if form.get("List-Unsubscribe") == "One-Click":
         try:
             await run_in_threadpool(unsubscribe_by_token, token)
