@@ -21,24 +21,20 @@ import os
 import random
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from newsletter import db, services
 from newsletter.models import Interest, Subscriber
 from newsletter.subscriptions.importing import BATCH, import_subscribers
 from newsletter.subscriptions.service import Preferences, add_subscriber
+from tests.services import postgres_database
 
-ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 WORDS = (
     "diffusion models graph neural networks test-time adaptation retrieval reasoning "
     "contrastive learning federated optimisation causal inference language agents"
@@ -49,19 +45,13 @@ ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sy
 
 @contextmanager
 def throwaway_database() -> Iterator[str]:
-    """Create a uniquely named database, yield its URL, drop it (even on failure)."""
-    name = f"bench_import_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        services.reset()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """The test suite's own throwaway PostgreSQL database, with this process's pools
+    closed before it is dropped."""
+    with postgres_database() as url:
+        try:
+            yield url
+        finally:
+            services.reset()
 
 
 def synthetic_csv(rows: int, prefix: str, seed: int = 15) -> str:
