@@ -25,7 +25,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from newsletter.config import get_settings
 from newsletter.render.digest import DigestPaper, Reader
-from newsletter.subscriptions.links import FEEDBACK_CHOICES, SubscriberLinks
+from newsletter.subscriptions.links import FEEDBACK_CHOICES, SubscriberLinks, own_url
 
 # The salt `subscriptions.tokens` signs each purpose with (a test checks they agree).
 SALT = "newsletter.{purpose}"
@@ -201,18 +201,7 @@ def click_urls_of_papers(
 
 def direct_urls(paper: DigestPaper) -> dict[str, str | None]:
     """The paper's own URLs for its targets (untracked links), arXiv's as the fallback."""
-    stored = {
-        "abs": paper.abs_url,
-        "pdf": paper.pdf_url,
-        "hf": paper.hf_url,
-        "code": paper.code_url,
-        "project": paper.project_url,
-    }
-    out: dict[str, str | None] = {}
-    for target in paper.targets:
-        url = stored[target]
-        # As the click route: only ever http(s), whatever ingest stored.
-        out[target] = url if url and url.startswith(("https://", "http://")) else None
+    out: dict[str, str | None] = {target: own_url(paper, target) for target in paper.targets}
     if out["abs"] is None:
         out["abs"] = f"https://arxiv.org/abs/{quote(paper.arxiv_id, safe='/.')}"
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import quote
 
 from newsletter.config import get_settings
@@ -37,6 +38,30 @@ def links_for(
 
 
 CLICK_TARGETS = ("abs", "pdf", "hf", "code", "project")
+
+
+class PaperLinks(Protocol):
+    """The stored links of a paper (a Paper row, or a card's DigestPaper)."""
+
+    @property
+    def abs_url(self) -> str | None: ...
+    @property
+    def pdf_url(self) -> str | None: ...
+    @property
+    def hf_url(self) -> str | None: ...
+    @property
+    def code_url(self) -> str | None: ...
+    @property
+    def project_url(self) -> str | None: ...
+
+
+def own_url(paper: PaperLinks, target: str) -> str | None:
+    """The paper's own stored URL for `target` (one of CLICK_TARGETS), or None.
+
+    Defence in depth: whatever ingest stored, only ever http(s) leaves here.
+    """
+    url: str | None = getattr(paper, f"{target}_url") if target in CLICK_TARGETS else None
+    return url if url and url.startswith(("https://", "http://")) else None
 
 
 def click_link(subscriber_id: int, generation: int, arxiv_id: str, target: str = "abs") -> str:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.models import Feedback, FeedbackKind, Paper, Subscriber
-from newsletter.subscriptions.links import CLICK_TARGETS
+from newsletter.subscriptions.links import CLICK_TARGETS, own_url
 from newsletter.subscriptions.tokens import (
     InvalidToken,
     RevokedToken,
@@ -59,19 +59,10 @@ def _error(status: int, title: str, message: str) -> HTMLResponse:
 
 def paper_url(paper: Paper, target: str) -> str | None:
     """Return the paper's own stored URL for `target`, or None if it has none."""
-    stored = {
-        "abs": paper.abs_url,
-        "pdf": paper.pdf_url,
-        "hf": paper.hf_url,
-        "code": paper.code_url,
-        "project": paper.project_url,
-    }.get(target)
-    if not stored and target in ("abs", "pdf") and _ARXIV_ID.match(paper.arxiv_id):
-        stored = f"https://arxiv.org/{target}/{paper.arxiv_id}"
-    # Defence in depth: whatever ingest stored, only ever send people to http(s).
-    if stored and stored.startswith(("https://", "http://")):
-        return stored
-    return None
+    nothing_stored = target in CLICK_TARGETS and not getattr(paper, f"{target}_url")
+    if nothing_stored and target in ("abs", "pdf") and _ARXIV_ID.match(paper.arxiv_id):
+        return f"https://arxiv.org/{target}/{paper.arxiv_id}"
+    return own_url(paper, target)
 
 
 def record_click(session: Session, subscriber_id: int, arxiv_id: str) -> None:
